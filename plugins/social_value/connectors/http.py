@@ -1,0 +1,69 @@
+"""HTTP with the retry rules every source needs: honour 429 Retry-After, back off on 5xx and
+timeouts, stream bodies to disk, and never log the token."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+class SourceError(RuntimeError):
+    """The source answered in a way retrying will not fix (401/403/404, a bad body)."""
+
+
+def download(url: str, token: str, params: dict | list | None = None, *, attempts: int = 5,
+             timeout: float = 60.0, backoff: float = 1.0, max_wait: float = 120.0,
+             validate: Callable[[Path], None] | None = None) -> Path:
+    """GET `url` into a temporary file and return its path; the caller deletes it.
+
+    `validate` checks the finished file (e.g. that a ZIP is whole); a ValueError from it counts as
+    a truncated body and is retried like a 5xx.
+    """
+    headers = {"Authorization": f"Bearer {token}"}
+    for attempt in range(1, attempts + 1):
+        wait = backoff * 2 ** (attempt - 1)
+        try:
+            with requests.get(url, params=params, headers=headers, stream=True, timeout=timeout) as resp:
+                if resp.status_code in RETRY_STATUS:
+                    wait = _retry_after(resp, wait)
+                    raise _Retry(f"HTTP {resp.status_code}")
+                if resp.status_code >= 400:
+                    raise SourceError(f"GET {resp.url.split('?')[0]} answered HTTP {resp.status_code}: "
+                                      f"{resp.text[:300]}")
+                target = Path(tempfile.mkstemp(prefix="svw-", suffix=".download")[1])
+                with target.open("wb") as out:
+                    for chunk in resp.iter_content(chunk_size=1 << 16):
+                        out.write(chunk)
+            if validate:
+                try:
+                    validate(target)
+                except ValueError as bad:
+                    target.unlink(missing_ok=True)
+                    raise _Retry(f"incomplete body: {bad}") from bad
+            return target
+        except (_Retry, requests.ConnectionError, requests.Timeout,
+                requests.exceptions.ChunkedEncodingError) as problem:
+            if attempt == attempts:
+                raise SourceError(f"GET {url} failed after {attempts} attempts: {problem}") from problem
+            wait = min(wait, max_wait)
+            log.warning("GET %s: %s; retry %d/%d in %.1fs", url, problem, attempt, attempts - 1, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+class _Retry(Exception):
+    pass
+
+
+def _retry_after(resp: requests.Response, default: float) -> float:
+    value = resp.headers.get("Retry-After", "")
+    return float(value) if value.replace(".", "", 1).isdigit() else default

@@ -1,0 +1,219 @@
+"""Land source records in raw_<source> schemas: COPY into a temporary table, merge on the key.
+
+One batch is one transaction: the rows, the load's bookkeeping and the watermark they cover become
+visible together or not at all. Rows are streamed, never held in memory as a whole.
+Every raw row carries the load that last changed it, when, and where it came from (file/page).
+Columns the source sends that we do not know are kept in `_extra` (jsonb), never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+log = logging.getLogger(__name__)
+
+META_DDL = """
+create schema if not exists raw_meta;
+create table if not exists raw_meta.loads (
+    load_id bigint generated always as identity primary key,
+    source text not null,
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    status text not null default 'running',
+    window_start timestamptz,
+    window_end timestamptz,
+    rows_read bigint,
+    rows_loaded bigint,
+    rows_quarantined bigint,
+    error text
+);
+create table if not exists raw_meta.watermarks (
+    source text not null,
+    stream text not null,
+    watermark timestamptz not null,
+    load_id bigint not null references raw_meta.loads (load_id),
+    updated_at timestamptz not null default now(),
+    primary key (source, stream)
+);
+create table if not exists raw_meta.quarantine (
+    quarantine_id bigint generated always as identity primary key,
+    load_id bigint not null references raw_meta.loads (load_id),
+    source text not null,
+    stream text not null,
+    origin text not null,
+    reason text not null,
+    payload text not null,
+    quarantined_at timestamptz not null default now()
+);
+"""
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A landing table: the source's own column names as text, keyed like the source."""
+
+    schema: str
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...] = ("id",)
+
+    def ident(self) -> sql.Composed:
+        return sql.Identifier(self.schema, self.name)
+
+
+@dataclass
+class BatchStats:
+    read: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    unknown_columns: set[str] = field(default_factory=set)
+
+
+class Quarantined(Exception):
+    """A record that cannot be landed as it is; the reason goes to raw_meta.quarantine."""
+
+
+def ensure_table(conn: psycopg.Connection, table: RawTable) -> None:
+    cols = [sql.SQL("{} text").format(sql.Identifier(c)) for c in table.columns]
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(table.schema)))
+    conn.execute(sql.SQL(
+        "create table if not exists {} ({}, _extra jsonb, _load_id bigint not null, "
+        "_loaded_at timestamptz not null, _origin text not null, primary key ({}))"
+    ).format(table.ident(), sql.SQL(", ").join(cols),
+             sql.SQL(", ").join(map(sql.Identifier, table.key))))
+
+
+def start_load(conn: psycopg.Connection, source: str, window: tuple[datetime, datetime] | None) -> int:
+    """Record a load before it runs (committed on its own) so a failed one is still traceable."""
+    conn.execute(META_DDL)
+    start, end = window or (None, None)
+    load_id = conn.execute(
+        "insert into raw_meta.loads (source, window_start, window_end) values (%s, %s, %s) "
+        "returning load_id", (source, start, end)).fetchone()[0]
+    conn.commit()
+    return load_id
+
+
+def finish_load(conn: psycopg.Connection, load_id: int, stats: BatchStats) -> None:
+    conn.execute(
+        "update raw_meta.loads set status = 'succeeded', finished_at = clock_timestamp(), "
+        "rows_read = %s, rows_loaded = %s, rows_quarantined = %s where load_id = %s",
+        (stats.read, stats.loaded, stats.quarantined, load_id))
+
+
+def fail_load(conn: psycopg.Connection, load_id: int, error: str) -> None:
+    conn.rollback()
+    conn.execute("update raw_meta.loads set status = 'failed', finished_at = clock_timestamp(), "
+                 "error = %s where load_id = %s", (error[:4000], load_id))
+    conn.commit()
+
+
+def get_watermark(conn: psycopg.Connection, source: str, stream: str) -> datetime | None:
+    conn.execute(META_DDL)
+    row = conn.execute("select watermark from raw_meta.watermarks where source = %s and stream = %s",
+                       (source, stream)).fetchone()
+    return row[0] if row else None
+
+
+def set_watermark(conn: psycopg.Connection, source: str, stream: str, value: datetime,
+                  load_id: int) -> None:
+    conn.execute(
+        "insert into raw_meta.watermarks (source, stream, watermark, load_id) values (%s, %s, %s, %s) "
+        "on conflict (source, stream) do update set watermark = excluded.watermark, "
+        "load_id = excluded.load_id, updated_at = now()", (source, stream, value, load_id))
+
+
+def _clean(record: Mapping[str, str | None], table: RawTable, stats: BatchStats
+           ) -> tuple[list[str | None], str | None]:
+    """The record as a row of the table's columns plus its unknown columns as JSON."""
+    values = []
+    for column in table.columns:
+        value = record.get(column)
+        if value is not None and "\x00" in value:
+            raise Quarantined(f"NUL byte in column {column!r}: Postgres text cannot hold it")
+        values.append(value if value != "" else None)
+    for column in table.key:
+        if not record.get(column):
+            raise Quarantined(f"missing key column {column!r}")
+    extra = {k: v for k, v in record.items() if k not in table.columns and k is not None}
+    if extra:
+        stats.unknown_columns.update(extra)
+    return values, json.dumps(extra, ensure_ascii=False) if extra else None
+
+
+def merge_batch(conn: psycopg.Connection, table: RawTable, records: Iterable[tuple[str, Mapping]],
+                load_id: int, source: str, stats: BatchStats | None = None) -> BatchStats:
+    """Stream (origin, record) pairs into `table` inside the caller's open transaction.
+
+    Later duplicates of a key within the batch win (a re-export repeats records); an unchanged
+    row keeps its load id, so rerunning a load leaves the table exactly as it was.
+    """
+    stats = stats or BatchStats()
+    ensure_table(conn, table)
+    stage = sql.Identifier(f"_stage_{table.name}")
+    conn.execute(sql.SQL("create temporary table {} (like {} including defaults, _seq bigint) "
+                         "on commit drop").format(stage, table.ident()))
+    conn.execute(sql.SQL("alter table {} alter column _load_id drop not null, "
+                         "alter column _loaded_at drop not null").format(stage))
+    columns = [*table.columns, "_extra", "_origin", "_seq"]
+    copy_sql = sql.SQL("copy {} ({}) from stdin").format(
+        stage, sql.SQL(", ").join(map(sql.Identifier, columns)))
+    rejected = []  # written after COPY: the connection is busy until it ends
+    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        for origin, record in records:
+            stats.read += 1
+            try:
+                values, extra = _clean(record, table, stats)
+            except Quarantined as reason:
+                rejected.append((origin, str(reason), record))
+                continue
+            copy.write_row([*values, extra, origin, stats.read])
+    for origin, reason, record in rejected:
+        quarantine(conn, load_id, source, table.name, origin, reason, record)
+    stats.quarantined += len(rejected)
+    stats.loaded += _merge_stage(conn, table, stage, load_id)
+    if stats.unknown_columns:
+        log.warning("%s.%s: kept unknown columns in _extra: %s", table.schema, table.name,
+                    ", ".join(sorted(stats.unknown_columns)))
+    return stats
+
+
+def _merge_stage(conn: psycopg.Connection, table: RawTable, stage: sql.Identifier, load_id: int) -> int:
+    data_cols = [*table.columns, "_extra"]
+    all_cols = sql.SQL(", ").join(map(sql.Identifier, [*data_cols, "_origin"]))
+    key = sql.SQL(", ").join(map(sql.Identifier, table.key))
+    updates = sql.SQL(", ").join(
+        sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c))
+        for c in [*data_cols, "_origin", "_load_id", "_loaded_at"])
+    changed = sql.SQL("({}) is distinct from ({})").format(
+        sql.SQL(", ").join(sql.SQL("{}.{}").format(table.ident(), sql.Identifier(c)) for c in data_cols),
+        sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in data_cols))
+    statement = sql.SQL(
+        "insert into {target} ({cols}, _load_id, _loaded_at) "
+        "select distinct on ({key}) {cols}, %s, clock_timestamp() from {stage} "
+        "order by {key}, _seq desc "
+        "on conflict ({key}) do update set {updates} where {changed}"
+    ).format(target=table.ident(), cols=all_cols, key=key, stage=stage, updates=updates,
+             changed=changed)
+    return conn.execute(statement, (load_id,)).rowcount
+
+
+def quarantine(conn: psycopg.Connection, load_id: int, source: str, stream: str, origin: str,
+               reason: str, record: Mapping | str) -> None:
+    payload = record if isinstance(record, str) else json.dumps(record, ensure_ascii=False)
+    conn.execute(
+        "insert into raw_meta.quarantine (load_id, source, stream, origin, reason, payload) "
+        "values (%s, %s, %s, %s, %s, %s)",
+        (load_id, source, stream, origin, reason, payload.replace("\x00", "\\u0000")))
+
+
+def tagged(origin: str, records: Iterable[Mapping]) -> Iterator[tuple[str, Mapping]]:
+    for record in records:
+        yield origin, record

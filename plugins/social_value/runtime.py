@@ -1,0 +1,112 @@
+"""The environment every command runs in: warehouse, Airflow, dbt, GX and source connections.
+
+With SVW_WAREHOUSE_URL unset this is the embedded default (its own Postgres, the simulator);
+with it set, the same variables point at the user's Postgres and nothing embedded is started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from urllib.parse import quote, unquote, urlsplit
+
+from social_value import settings
+
+SIMULATOR_PORT_DEFAULT = 8765
+_DERIVED = {"SVW_WAREHOUSE_URL", "SVW_GX_CONNECTION_STRING", "PYTHONPATH"}
+
+
+def _parts(url: str) -> dict[str, str]:
+    split = urlsplit(url)
+    if split.scheme not in {"postgresql", "postgres"} or not split.hostname:
+        raise settings.ConfigError(
+            "SVW_WAREHOUSE_URL must look like postgresql://user:password@host:5432/database"
+        )
+    return {
+        "host": split.hostname,
+        "port": str(split.port or 5432),
+        "user": unquote(split.username or ""),
+        "password": unquote(split.password or ""),
+        "database": split.path.lstrip("/") or "postgres",
+    }
+
+
+def _with_database(url: str, database: str, driver: str = "postgresql") -> str:
+    p = _parts(url)
+    auth = quote(p["user"], safe="") + (":" + quote(p["password"], safe="") if p["password"] else "")
+    return f"{driver}://{auth}@{p['host']}:{p['port']}/{database}"
+
+
+def ensure_embedded_server() -> dict[str, str]:
+    """Start the embedded server (idempotent) and return the demo's generated secrets."""
+    from social_value import embedded_postgres
+
+    secrets = settings.ensure_demo_secrets()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on import
+        embedded_postgres.start(secrets["SVW_OWNER_PASSWORD"])
+    admin = embedded_postgres.url(secrets["SVW_OWNER_PASSWORD"], database="postgres")
+    _create_databases(admin, [settings.EMBEDDED_DB, settings.AIRFLOW_DB])
+    return secrets
+
+
+def _create_databases(admin_url: str, names: list[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        existing = {row[0] for row in conn.execute("select datname from pg_database")}
+        for name in names:
+            if name not in existing:
+                conn.execute(f'create database "{name}"')
+
+
+def build_env(start_embedded: bool = True) -> dict[str, str]:
+    """Variables to add to os.environ for Airflow, dbt, GX and the connectors."""
+    env: dict[str, str] = {}
+    url = settings.warehouse_url()
+    embedded = url is None
+    if embedded:
+        secrets = ensure_embedded_server() if start_embedded else settings.ensure_demo_secrets()
+        from social_value import embedded_postgres
+
+        url = embedded_postgres.url(secrets["SVW_OWNER_PASSWORD"])
+        # The demo's own key and passwords; a real deployment sets these itself.
+        for key in ("SVW_PSEUDONYM_KEY", "SVW_BI_READER_PASSWORD", "SVW_SOURCE_TOKEN"):
+            env[key] = os.environ.get(key) or secrets[key]
+        env["SVW_EMBEDDED"] = "1"
+        sim = f"http://127.0.0.1:{simulator_port()}"
+        env.setdefault("AIRFLOW_CONN_VIVA_ENGAGE", json.dumps(
+            {"conn_type": "http", "host": sim, "password": env["SVW_SOURCE_TOKEN"]}))
+    p = _parts(url)
+    env.update({
+        "SVW_WAREHOUSE_URL": url,
+        "SVW_PG_HOST": p["host"], "SVW_PG_PORT": p["port"], "SVW_PG_USER": p["user"],
+        "SVW_PG_PASSWORD": p["password"], "SVW_PG_DATABASE": p["database"],
+        "SVW_GX_CONNECTION_STRING": _with_database(url, p["database"], "postgresql+psycopg2"),
+        "DBT_PROFILES_DIR": str(settings.PROJECT_ROOT / "dbt"),
+        "DBT_PROJECT_DIR": str(settings.PROJECT_ROOT / "dbt"),
+        "AIRFLOW_HOME": str(settings.STATE_DIR / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW_CONN_SVW_WAREHOUSE": _with_database(url, p["database"]),
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(settings.PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
+    })
+    if not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _with_database(
+            url, settings.AIRFLOW_DB, "postgresql+psycopg2")
+    # What the user set wins, except the values derived from the warehouse URL.
+    return {k: v for k, v in env.items() if k in _DERIVED or k.startswith("SVW_PG_") or k not in os.environ}
+
+
+def simulator_port() -> int:
+    return int(os.environ.get("SVW_SIMULATOR_PORT", SIMULATOR_PORT_DEFAULT))
+
+
+def apply_env(start_embedded: bool = True) -> dict[str, str]:
+    env = build_env(start_embedded)
+    os.environ.update(env)
+    return env

@@ -1,0 +1,141 @@
+"""A believable organisation, generated deterministically from a seed.
+
+Everything is a generator over plain dicts in the source systems' own field names, so the server
+can stream any scale without holding it in memory. Same seed and scale → byte-identical output.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Iterator
+
+DEPARTMENTS = ["Sales", "Delivery", "Consulting", "Finance", "HR", "Marketing", "IT", "Legal"]
+FIRST = ["Anna", "Bram", "Chloé", "Daan", "Eva", "Finn", "Greet", "Hugo", "Iris", "Joost", "Kim",
+         "Lars", "Mila", "Noah", "Olga", "Pim", "Roos", "Sem", "Tess", "Umut", "Vera", "Wout"]
+LAST = ["de Vries", "Jansen", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder", "Bos",
+        "Vos", "Peters", "Hendriks", "van Dijk", "Dekker", "Brouwer", "Ősz", "Yılmaz"]
+TOPICS = ["de offerte voor klant", "het nieuwe CRM-scherm", "de kwartaalcijfers", "onboarding",
+          "het projectplan", "de klantpresentatie", "de planning", "het intranet"]
+TAGS = ["#intranetwerkt", "#watdeklantvindt", "#gedoe", "#opgelost", "#één", ""]
+
+
+@dataclass(frozen=True)
+class Scale:
+    employees: int = 60
+    months: int = 6
+    seed: int = 42
+    # The last simulated day; fixed so that reruns on other days give the same data.
+    end: datetime = datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC)
+
+    @property
+    def start(self) -> datetime:
+        month = self.end.month - self.months + 1
+        year = self.end.year + (month - 1) // 12
+        return datetime(year, (month - 1) % 12 + 1, 1, tzinfo=UTC)
+
+
+def _ts(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def users(scale: Scale) -> Iterator[dict]:
+    rnd = random.Random(f"{scale.seed}-users")
+    for n in range(scale.employees):
+        user_id = 1_500_000 + n
+        first, last = rnd.choice(FIRST), rnd.choice(LAST)
+        # Most people were there before the window; some join during it, a few leave.
+        joined = scale.start - timedelta(days=rnd.randint(30, 2000))
+        if rnd.random() < 0.15:
+            joined = scale.start + timedelta(days=rnd.randint(0, scale.months * 30 - 1))
+        deleted = None
+        if rnd.random() < 0.05:
+            deleted = joined + timedelta(days=rnd.randint(40, 400))
+            if deleted > scale.end:
+                deleted = None
+        department = DEPARTMENTS[n % len(DEPARTMENTS)] if rnd.random() > 0.04 else ""
+        yield {
+            "id": str(user_id),
+            "name": f"{first} {last}",
+            "email": f"{first.lower()}.{last.lower().replace(' ', '')}{n}@example.org",
+            "job_title": "Medewerker",
+            "location": "Utrecht",
+            "department": department,
+            "api_url": f"https://www.yammer.com/api/v1/users/{user_id}",
+            "deleted_by_id": "", "deleted_by_type": "",
+            "joined_at": _ts(joined),
+            "deleted_at": _ts(deleted) if deleted else "",
+            "suspended_by_id": "", "suspended_by_type": "", "suspended_at": "",
+            "guid": f"{user_id:032x}",
+            "state": "soft_delete" if deleted else "active",
+            "office_user_id": "",
+        }
+
+
+def groups(scale: Scale) -> Iterator[dict]:
+    rnd = random.Random(f"{scale.seed}-groups")
+    for n in range(max(3, scale.employees // 10)):
+        created = scale.start - timedelta(days=rnd.randint(10, 900))
+        yield {
+            "id": str(9_000 + n), "name": f"Team {DEPARTMENTS[n % len(DEPARTMENTS)]} {n}",
+            "description": "", "private": "false" if n % 4 else "true", "moderated": "false",
+            "api_url": "", "created_by_id": str(1_500_000 + rnd.randrange(scale.employees)),
+            "created_by_type": "User", "created_at": _ts(created), "updated_at": _ts(created),
+            "deleted": "false", "external": "false", "office_group_id": "",
+        }
+
+
+def messages(scale: Scale) -> Iterator[dict]:
+    """Threads and replies in time order, with the export's columns."""
+    rnd = random.Random(f"{scale.seed}-messages")
+    people = [(int(u["id"]), u) for u in users(scale)]
+    group_ids = [int(g["id"]) for g in groups(scale)]
+    next_id = 2_000_000_000
+    day = scale.start
+    while day <= scale.end:
+        threads_today = rnd.randint(0, max(1, scale.employees // 8))
+        for _ in range(threads_today):
+            author_id, author = rnd.choice(people)
+            created = day + timedelta(minutes=rnd.randint(480, 1080))
+            if not _is_member(author, created):
+                continue
+            thread_id = next_id
+            topic = rnd.choice(TOPICS)
+            question = rnd.random() < 0.3
+            tag = rnd.choice(TAGS)
+            body = f"Wie weet meer over {topic}?" if question else f"Update over {topic} {tag}".strip()
+            group_id = rnd.choice(group_ids)
+            yield _message(next_id, "", thread_id, group_id, author_id, body, created,
+                           "question" if question and rnd.random() < 0.5 else "update")
+            next_id += 1
+            for _ in range(rnd.choice([0, 0, 1, 1, 2, 3])):
+                replier_id, replier = rnd.choice(people)
+                created += timedelta(minutes=rnd.randint(5, 60 * 30))
+                if created > scale.end or not _is_member(replier, created):
+                    continue
+                yield _message(next_id, str(thread_id), thread_id, group_id, replier_id,
+                               "Goed punt, dank je!", created, "update")
+                next_id += 1
+        day += timedelta(days=1)
+
+
+def _is_member(user: dict, moment: datetime) -> bool:
+    joined = datetime.strptime(user["joined_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    left = user["deleted_at"]
+    return joined <= moment and not (
+        left and datetime.strptime(left, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) <= moment)
+
+
+def _message(msg_id: int, replied_to: str, thread_id: int, group_id: int, sender_id: int,
+             body: str, created: datetime, kind: str) -> dict:
+    return {
+        "id": str(msg_id), "replied_to_id": replied_to, "parent_id": replied_to,
+        "thread_id": str(thread_id), "conversation_id": "", "group_id": str(group_id),
+        "group_name": "", "participants": f"user:{sender_id}", "in_private_group": "false",
+        "in_private_conversation": "false", "sender_id": str(sender_id), "sender_type": "User",
+        "sender_name": "", "sender_email": "", "body": body, "delegate_id": "",
+        "api_url": f"https://www.yammer.com/api/v1/messages/{msg_id}", "attachments": "",
+        "deleted_by_id": "", "deleted_by_type": "", "created_at": _ts(created), "deleted_at": "",
+        "title": "", "html_body": "", "message_type": kind, "gdpr_delete_url": "",
+    }
