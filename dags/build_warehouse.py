@@ -1,0 +1,50 @@
+"""
+### build_warehouse
+
+Runs when fresh raw data lands (scheduled on the ingest Assets): prepares the warehouse (schemas,
+roles, pseudonymisation key from `SVW_PSEUDONYM_KEY`), builds and tests the dbt project
+(staging → core → marts), then validates the marts with the Great Expectations checkpoint `marts`.
+A failed dbt test or expectation fails the run and names what failed.
+"""
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+from social_value.assets import RAW_INTRANET
+from social_value.quality.gx_operator import GXCheckpointOperator
+
+
+@dag(
+    schedule=[RAW_INTRANET],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["warehouse", "dbt", "quality"],
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=2)},
+    doc_md=__doc__,
+)
+def build_warehouse():
+    @task
+    def prepare_warehouse() -> None:
+        import os
+
+        from social_value.airflow_connections import warehouse_url
+        from social_value.warehouse_setup import setup
+
+        setup(warehouse_url(), os.environ.get("SVW_PSEUDONYM_KEY"), os.environ.get("SVW_BI_READER_PASSWORD"))
+
+    @task
+    def dbt_build() -> dict:
+        from social_value.airflow_connections import warehouse_url
+        from social_value.dbt_runner import run_dbt
+
+        return run_dbt(["build"], warehouse_url())
+
+    validate_marts = GXCheckpointOperator(task_id="validate_marts", checkpoint_name="marts", retries=0)
+
+    prepare_warehouse() >> dbt_build() >> validate_marts
+
+
+build_warehouse()

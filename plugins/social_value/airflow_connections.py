@@ -1,0 +1,37 @@
+"""Read the project's Airflow connections (secrets live there or in the environment, never in code).
+
+Connection ids:
+- `svw_warehouse` (postgres): the warehouse, as the owner the loader and dbt run as.
+- `viva_engage` (http): host = base URL (https://www.yammer.com or the simulator), password = the
+  Verified Admin bearer token.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+WAREHOUSE_CONN_ID = "svw_warehouse"
+VIVA_ENGAGE_CONN_ID = "viva_engage"
+
+
+def _get(conn_id: str):
+    from airflow.sdk import BaseHook
+
+    return BaseHook.get_connection(conn_id)
+
+
+def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
+    conn = _get(conn_id)
+    auth = quote(conn.login or "", safe="") + (":" + quote(conn.password, safe="") if conn.password else "")
+    return f"postgresql://{auth}@{conn.host}:{conn.port or 5432}/{conn.schema or 'postgres'}"
+
+
+def http_source(conn_id: str) -> tuple[str, str]:
+    """(base URL, token) of an HTTP source connection."""
+    conn = _get(conn_id)
+    host = conn.host or ""
+    if "://" not in host:
+        host = f"{conn.schema or 'https'}://{host}" + (f":{conn.port}" if conn.port else "")
+    if not conn.password:
+        raise ValueError(f"Airflow connection {conn_id!r} has no password (the API token)")
+    return host.rstrip("/"), conn.password

@@ -1,0 +1,223 @@
+"""`python -m social_value <command>`: what the Makefile targets run.
+
+  env        print the environment (export lines) every tool runs with
+  run CMD    run CMD in that environment (starts the embedded Postgres when needed)
+  demo       the main job end to end on the embedded default, with a readable result
+  psql       psql on the warehouse (SQL on standard input works too); --role bi_reader
+  airflow    the Airflow UI and scheduler on the same setup (airflow standalone)
+  simulator  serve the source simulator in the foreground
+  stop       stop the embedded Postgres
+  check-gx   load every GX checkpoint's configuration (no database needed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from social_value import runtime, settings
+
+LOG_DIR = settings.STATE_DIR / "logs"
+
+
+def _exec(command: list[str]) -> None:
+    sys.stdout.flush()
+    os.execvpe(command[0], command, os.environ)
+
+
+def _venv_bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def cmd_env(_: argparse.Namespace) -> None:
+    for key, value in runtime.build_env().items():
+        print(f"export {key}={shlex.quote(value)}")
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    if not args.command:
+        raise SystemExit("usage: python -m social_value run COMMAND [ARGS...]")
+    runtime.apply_env()
+    _exec(args.command)
+
+
+def cmd_psql(args: argparse.Namespace) -> None:
+    from social_value import embedded_postgres
+
+    runtime.apply_env()
+    url = os.environ["SVW_WAREHOUSE_URL"]
+    if args.role == "bi_reader":
+        url = bi_reader_url()
+    _exec([embedded_postgres.psql_binary(), "--no-psqlrc" if not sys.stdin.isatty() else "-X", url])
+
+
+def bi_reader_url() -> str:
+    from social_value.runtime import _parts
+
+    p = _parts(os.environ["SVW_WAREHOUSE_URL"])
+    password = os.environ.get("SVW_BI_READER_PASSWORD", "<SVW_BI_READER_PASSWORD>")
+    return f"postgresql://bi_reader:{password}@{p['host']}:{p['port']}/{p['database']}"
+
+
+def cmd_stop(_: argparse.Namespace) -> None:
+    from social_value import embedded_postgres
+
+    embedded_postgres.stop()
+    print("embedded Postgres stopped")
+
+
+def cmd_check_gx(_: argparse.Namespace) -> None:
+    from social_value.quality.gx_checks import check_configuration
+
+    names = check_configuration()
+    print(f"GX configuration loads: checkpoints {', '.join(names)}")
+
+
+def cmd_simulator(_: argparse.Namespace) -> None:
+    runtime.apply_env()
+    _exec([sys.executable, "-m", "social_value.simulator.server", "--port", str(runtime.simulator_port())])
+
+
+def prepare(progress) -> None:
+    """Warehouse setup and the Airflow metadata schema: both idempotent."""
+    from social_value.warehouse_setup import setup
+
+    setup(os.environ["SVW_WAREHOUSE_URL"], os.environ.get("SVW_PSEUDONYM_KEY"),
+          os.environ.get("SVW_BI_READER_PASSWORD"))
+    progress("warehouse schemas, bi_reader role and pseudonymisation key in place")
+    _logged([_venv_bin("airflow"), "db", "migrate"], LOG_DIR / "airflow-db-migrate.log")
+    progress("Airflow metadata database migrated")
+
+
+def start_simulator() -> subprocess.Popen:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = (LOG_DIR / "simulator.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "social_value.simulator.server", "--port", str(runtime.simulator_port())],
+        stdout=log, stderr=subprocess.STDOUT)
+    import socket
+
+    for _ in range(100):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", runtime.simulator_port())) == 0:
+                return proc
+        if proc.poll() is not None:
+            raise RuntimeError(f"the simulator exited; see {LOG_DIR / 'simulator.log'}")
+        time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError(f"the simulator did not listen on port {runtime.simulator_port()}")
+
+
+def _logged(command: list[str], log_path: Path, on_line=None) -> None:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log, subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        for line in proc.stdout:
+            log.write(line)
+            if on_line:
+                on_line(line)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command[1:3])} failed (exit {proc.returncode}); log: {log_path}")
+
+
+def run_dag(dag_id: str, progress) -> str:
+    """`airflow dags test` one DAG, showing its tasks as they finish; returns the run id."""
+    def on_line(line: str) -> None:
+        if "[DAG TEST] end task" in line:
+            task = line.split("task_id=")[1].split()[0]
+            progress(f"  {dag_id}.{task} done")
+
+    _logged([_venv_bin("airflow"), "dags", "test", dag_id], LOG_DIR / f"{dag_id}.log", on_line)
+    run_id, state = latest_run(dag_id)
+    if state != "success":
+        raise SystemExit(f"DAG {dag_id} run {run_id} ended {state}; log: {LOG_DIR / f'{dag_id}.log'}")
+    return run_id
+
+
+def _airflow_db():
+    import psycopg
+
+    return psycopg.connect(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("+psycopg2", ""))
+
+
+def latest_run(dag_id: str) -> tuple[str, str]:
+    with _airflow_db() as conn:
+        row = conn.execute("select run_id, state from dag_run where dag_id = %s order by id desc limit 1",
+                           (dag_id,)).fetchone()
+    return row if row else ("", "missing")
+
+
+def task_results(dag_id: str, run_id: str) -> dict[str, object]:
+    with _airflow_db() as conn:
+        rows = conn.execute("select task_id, value from xcom where dag_id = %s and run_id = %s "
+                            "and key = 'return_value'", (dag_id, run_id)).fetchall()
+    return {task_id: value for task_id, value in rows}
+
+
+def cmd_demo(_: argparse.Namespace) -> None:
+    from social_value import report
+
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f}s] {message}", flush=True)
+
+    progress("starting the embedded Postgres" if not settings.warehouse_url() else "using SVW_WAREHOUSE_URL")
+    runtime.apply_env()
+    prepare(progress)
+    simulator = start_simulator() if os.environ.get("SVW_EMBEDDED") else None
+    try:
+        if simulator:
+            progress(f"source simulator serving on 127.0.0.1:{runtime.simulator_port()}")
+        progress("running DAG ingest_intranet (airflow dags test)")
+        ingest_run = run_dag("ingest_intranet", progress)
+        progress("running DAG build_warehouse (airflow dags test)")
+        build_run = run_dag("build_warehouse", progress)
+    finally:
+        if simulator:
+            simulator.terminate()
+            simulator.wait()
+    progress("done")
+    print()
+    print(report.terminal_summary(
+        bi_url=bi_reader_url(),
+        ingest=task_results("ingest_intranet", ingest_run),
+        build=task_results("build_warehouse", build_run)))
+
+
+def cmd_airflow(_: argparse.Namespace) -> None:
+    runtime.apply_env()
+    prepare(lambda message: print(message, flush=True))
+    if os.environ.get("SVW_EMBEDDED"):
+        start_simulator()
+        print(f"source simulator serving on 127.0.0.1:{runtime.simulator_port()}")
+    print("Airflow UI: http://127.0.0.1:8080 (user and password: printed below by airflow standalone)")
+    os.environ.setdefault("AIRFLOW__API__PORT", "8080")
+    _exec([_venv_bin("airflow"), "standalone"])
+
+
+COMMANDS = {
+    "env": cmd_env, "run": cmd_run, "demo": cmd_demo, "psql": cmd_psql, "airflow": cmd_airflow,
+    "simulator": cmd_simulator, "stop": cmd_stop, "check-gx": cmd_check_gx,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m social_value", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("--role", choices=["owner", "bi_reader"], default="owner",
+                        help="psql: connect as this role")
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command
+    args.command = args.rest
+    try:
+        COMMANDS[command](args)
+    except settings.ConfigError as error:
+        raise SystemExit(f"configuration error: {error}") from None

@@ -1,0 +1,66 @@
+"""Run dbt as a subprocess against a warehouse URL, streaming its log, and summarise the results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from social_value.settings import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+DBT_DIR = PROJECT_ROOT / "dbt"
+
+
+class DbtFailed(RuntimeError):
+    pass
+
+
+def dbt_env(warehouse_url: str) -> dict[str, str]:
+    """The variables dbt/profiles.yml reads, derived from one URL."""
+    url = urlsplit(warehouse_url)
+    return {
+        "SVW_PG_HOST": url.hostname or "127.0.0.1",
+        "SVW_PG_PORT": str(url.port or 5432),
+        "SVW_PG_USER": unquote(url.username or ""),
+        "SVW_PG_PASSWORD": unquote(url.password or ""),
+        "SVW_PG_DATABASE": url.path.lstrip("/"),
+        "DBT_PROFILES_DIR": str(DBT_DIR),
+    }
+
+
+def run_dbt(args: list[str], warehouse_url: str) -> dict:
+    """Run `dbt <args>` in the project; raise DbtFailed naming every failed node."""
+    executable = Path(sys.executable).with_name("dbt")
+    env = {**os.environ, **dbt_env(warehouse_url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    command = [str(executable), *args, "--project-dir", str(DBT_DIR)]
+    log.info("running %s", " ".join(command[:2] + args[1:]))
+    with subprocess.Popen(command, env=env, cwd=DBT_DIR, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True) as proc:
+        for line in proc.stdout:
+            log.info("dbt: %s", line.rstrip())
+    summary = summarise(DBT_DIR / "target" / "run_results.json")
+    if proc.returncode != 0:
+        failed = ", ".join(summary["failed"]) or "see the dbt log above"
+        raise DbtFailed(f"dbt {args[0]} failed (exit {proc.returncode}): {failed}")
+    return summary
+
+
+def summarise(run_results: Path) -> dict:
+    if not run_results.exists():
+        return {"passed": 0, "failed": [], "tests": 0}
+    results = json.loads(run_results.read_text())["results"]
+    failed = [r["unique_id"] for r in results if r["status"] in ("error", "fail")]
+    tests = [r for r in results if r["unique_id"].startswith(("test.", "unit_test."))]
+    return {
+        "invocation_id": json.loads(run_results.read_text())["metadata"]["invocation_id"],
+        "nodes": len(results),
+        "tests": len(tests),
+        "tests_passed": sum(r["status"] == "pass" for r in tests),
+        "failed": failed,
+    }

@@ -1,0 +1,51 @@
+"""The GX file context in expectations/: open it, run checkpoints, summarise results."""
+
+from __future__ import annotations
+
+import os
+
+from social_value.settings import PROJECT_ROOT
+
+GX_ROOT = PROJECT_ROOT / "expectations"
+
+
+def gx_connection_string(warehouse_url: str) -> str:
+    """great_expectations.yml reads ${SVW_GX_CONNECTION_STRING}; SQLAlchemy wants a driver."""
+    return warehouse_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+def get_context(warehouse_url: str | None = None):
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    if warehouse_url:
+        os.environ["SVW_GX_CONNECTION_STRING"] = gx_connection_string(warehouse_url)
+    import great_expectations as gx
+
+    return gx.get_context(mode="file", project_root_dir=str(GX_ROOT))
+
+
+def run_checkpoint(name: str, warehouse_url: str) -> dict:
+    context = get_context(warehouse_url)
+    result = context.checkpoints.get(name).run()
+    evaluated, failed = 0, []
+    for validation in result.run_results.values():
+        for outcome in validation.results:
+            evaluated += 1
+            if not outcome.success:
+                config = outcome.expectation_config
+                failed.append(f"{validation.suite_name}: {config.type}({config.kwargs.get('column', '')})")
+    return {"checkpoint": name, "success": bool(result.success), "evaluated": evaluated,
+            "passed": evaluated - len(failed), "failed": failed,
+            "data_docs": str(GX_ROOT / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html")}
+
+
+def check_configuration() -> list[str]:
+    """Load every checkpoint and its validation definitions without touching the database."""
+    context = get_context()
+    names = []
+    for checkpoint in context.checkpoints.all():
+        for definition in checkpoint.validation_definitions:
+            assert definition.suite.expectations, f"suite {definition.suite.name} is empty"
+        names.append(checkpoint.name)
+    if not names:
+        raise RuntimeError(f"no GX checkpoints found under {GX_ROOT}")
+    return names

@@ -1,0 +1,31 @@
+"""Run a Great Expectations (GX Core 1.x) checkpoint from Airflow.
+
+The GX Airflow provider pins structlog<25.5 and cannot install beside Airflow 3.3, so this is the
+small operator we need: build the file context at execute time, run the checkpoint, push a summary
+to XCom, fail the task naming each failed expectation. Data Docs are rebuilt by the checkpoint.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import BaseOperator
+
+from social_value.quality.gx_checks import run_checkpoint
+
+
+class GXCheckpointOperator(BaseOperator):
+    template_fields = ("checkpoint_name",)
+
+    def __init__(self, *, checkpoint_name: str, conn_id: str = "svw_warehouse", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.checkpoint_name = checkpoint_name
+        self.conn_id = conn_id
+
+    def execute(self, context) -> dict:
+        from social_value.airflow_connections import warehouse_url
+
+        summary = run_checkpoint(self.checkpoint_name, warehouse_url(self.conn_id))
+        self.log.info("GX checkpoint %s: %d of %d expectations passed", self.checkpoint_name,
+                      summary["passed"], summary["evaluated"])
+        if summary["failed"]:
+            raise RuntimeError(f"GX checkpoint {self.checkpoint_name} failed: " + "; ".join(summary["failed"]))
+        return summary
