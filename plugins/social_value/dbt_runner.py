@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 DBT_DIR = PROJECT_ROOT / "dbt"
 
 
-class DbtFailed(RuntimeError):
+class DbtFailedError(RuntimeError):
     pass
 
 
@@ -35,7 +35,7 @@ def dbt_env(warehouse_url: str) -> dict[str, str]:
 
 
 def run_dbt(args: list[str], warehouse_url: str) -> dict:
-    """Run `dbt <args>` in the project; raise DbtFailed naming every failed node."""
+    """Run `dbt <args>` in the project; raise DbtFailedError naming every failed node."""
     executable = Path(sys.executable).with_name("dbt")
     env = {**os.environ, **dbt_env(warehouse_url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     command = [str(executable), *args, "--project-dir", str(DBT_DIR)]
@@ -47,7 +47,7 @@ def run_dbt(args: list[str], warehouse_url: str) -> dict:
     summary = summarise(DBT_DIR / "target" / "run_results.json")
     if proc.returncode != 0:
         failed = ", ".join(summary["failed"]) or "see the dbt log above"
-        raise DbtFailed(f"dbt {args[0]} failed (exit {proc.returncode}): {failed}")
+        raise DbtFailedError(f"dbt {args[0]} failed (exit {proc.returncode}): {failed}")
     return summary
 
 

@@ -76,7 +76,7 @@ class BatchStats:
     unknown_columns: set[str] = field(default_factory=set)
 
 
-class Quarantined(Exception):
+class QuarantineError(Exception):
     """A record that cannot be landed as it is; the reason goes to raw_meta.quarantine."""
 
 
@@ -137,11 +137,11 @@ def _clean(record: Mapping[str, str | None], table: RawTable, stats: BatchStats
     for column in table.columns:
         value = record.get(column)
         if value is not None and "\x00" in value:
-            raise Quarantined(f"NUL byte in column {column!r}: Postgres text cannot hold it")
+            raise QuarantineError(f"NUL byte in column {column!r}: Postgres text cannot hold it")
         values.append(value if value != "" else None)
     for column in table.key:
         if not record.get(column):
-            raise Quarantined(f"missing key column {column!r}")
+            raise QuarantineError(f"missing key column {column!r}")
     extra = {k: v for k, v in record.items() if k not in table.columns and k is not None}
     if extra:
         stats.unknown_columns.update(extra)
@@ -171,7 +171,7 @@ def merge_batch(conn: psycopg.Connection, table: RawTable, records: Iterable[tup
             stats.read += 1
             try:
                 values, extra = _clean(record, table, stats)
-            except Quarantined as reason:
+            except QuarantineError as reason:
                 rejected.append((origin, str(reason), record))
                 continue
             copy.write_row([*values, extra, origin, stats.read])

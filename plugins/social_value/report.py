@@ -52,7 +52,8 @@ def terminal_summary(bi_url: str, ingest: dict, build: dict) -> str:
         "",
         "Where to look next",
         f"  BI connection (read-only):  {bi_url}",
-        "  SQL now:                    make psql   (or: echo 'select * from marts.metric_values' | make -s psql)",
+        "  SQL now:                    make psql"
+        "   (or: echo 'select * from marts.metric_values' | make -s psql)",
         "  Airflow UI:                 make airflow",
         f"  GX Data Docs:               {gx.get('data_docs', 'expectations/gx/uncommitted/data_docs')}",
         "  Logs of this run:           .svw/logs/",

@@ -15,8 +15,9 @@ STATE_DIR = Path(os.environ.get("SVW_STATE_DIR", PROJECT_ROOT / ".svw"))
 SECRETS_FILE = STATE_DIR / "secrets.env"
 
 # The warehouse database name on the embedded server; Airflow's metadata lives beside it.
-EMBEDDED_DB = "warehouse"
-AIRFLOW_DB = "airflow"
+# (Tests set other names so they never touch the demo's data.)
+EMBEDDED_DB = os.environ.get("SVW_EMBEDDED_DB", "warehouse")
+AIRFLOW_DB = os.environ.get("SVW_AIRFLOW_DB", "airflow")
 
 
 class ConfigError(RuntimeError):

@@ -68,10 +68,10 @@ registered as (
     from months
     inner join persons
         on
-            persons.registered_from < months.period_start + interval '1 month'
+            months.period_start + interval '1 month' > persons.registered_from
             and (
                 persons.registered_until is null
-                or persons.registered_until >= months.period_start
+                or months.period_start <= persons.registered_until
             )
 
 ),
@@ -172,6 +172,16 @@ computed as (
 
 ),
 
+flagged as (
+
+    select
+        *,
+        org_unit != 'ALL' and registered_users < {{ min_group_size() }} as suppressed
+
+    from computed
+
+),
+
 final as (
 
     select
@@ -185,12 +195,7 @@ final as (
         case when suppressed then null else denominator end::numeric as denominator,
         suppressed
 
-    from (
-        select
-            computed.*,
-            org_unit != 'ALL' and registered_users < {{ min_group_size() }} as suppressed
-        from computed
-    ) as flagged
+    from flagged
 
 )
 

@@ -35,7 +35,7 @@ def download(url: str, token: str, params: dict | list | None = None, *, attempt
             with requests.get(url, params=params, headers=headers, stream=True, timeout=timeout) as resp:
                 if resp.status_code in RETRY_STATUS:
                     wait = _retry_after(resp, wait)
-                    raise _Retry(f"HTTP {resp.status_code}")
+                    raise _RetryableError(f"HTTP {resp.status_code}")
                 if resp.status_code >= 400:
                     raise SourceError(f"GET {resp.url.split('?')[0]} answered HTTP {resp.status_code}: "
                                       f"{resp.text[:300]}")
@@ -48,9 +48,9 @@ def download(url: str, token: str, params: dict | list | None = None, *, attempt
                     validate(target)
                 except ValueError as bad:
                     target.unlink(missing_ok=True)
-                    raise _Retry(f"incomplete body: {bad}") from bad
+                    raise _RetryableError(f"incomplete body: {bad}") from bad
             return target
-        except (_Retry, requests.ConnectionError, requests.Timeout,
+        except (_RetryableError, requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError) as problem:
             if attempt == attempts:
                 raise SourceError(f"GET {url} failed after {attempts} attempts: {problem}") from problem
@@ -60,7 +60,7 @@ def download(url: str, token: str, params: dict | list | None = None, *, attempt
     raise AssertionError("unreachable")
 
 
-class _Retry(Exception):
+class _RetryableError(Exception):
     pass
 
 

@@ -27,5 +27,6 @@ class GXCheckpointOperator(BaseOperator):
         self.log.info("GX checkpoint %s: %d of %d expectations passed", self.checkpoint_name,
                       summary["passed"], summary["evaluated"])
         if summary["failed"]:
-            raise RuntimeError(f"GX checkpoint {self.checkpoint_name} failed: " + "; ".join(summary["failed"]))
+            failed = "; ".join(summary["failed"])
+            raise RuntimeError(f"GX checkpoint {self.checkpoint_name} failed: {failed}")
         return summary

@@ -7,9 +7,9 @@ can stream any scale without holding it in memory. Same seed and scale → byte-
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Iterator
 
 DEPARTMENTS = ["Sales", "Delivery", "Consulting", "Finance", "HR", "Marketing", "IT", "Legal"]
 FIRST = ["Anna", "Bram", "Chloé", "Daan", "Eva", "Finn", "Greet", "Hugo", "Iris", "Joost", "Kim",

@@ -62,7 +62,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
         log.info("simulator: " + format, *args)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         if self.headers.get("Authorization") != f"Bearer {self.token}":
             self._json(401, '{"error": "invalid or missing bearer token"}')

@@ -1,0 +1,64 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Only Python 3.11 is needed; the environment is built from requirements.lock.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+SVW    := PYTHONPATH=plugins $(BIN)/python -m social_value
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install demo test lint check psql airflow env stop simulator gx-suites lock clean
+
+help:
+	@echo "make demo     run the whole pipeline on the embedded default and show the result"
+	@echo "make test     install what is missing and run every check"
+	@echo "make psql     psql on the warehouse (SQL on stdin works: echo 'select 1' | make -s psql)"
+	@echo "make airflow  the Airflow UI on the same embedded setup (http://127.0.0.1:8080)"
+	@echo "make stop     stop the embedded Postgres"
+
+$(STAMP): requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or set PYTHON=" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv==0.13.8
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	@$(SVW) demo
+
+test: install lint check
+	PYTHONPATH=plugins $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check dags plugins tests
+	$(SVW) run $(BIN)/sqlfluff lint dbt/models
+
+check: install
+	$(SVW) run sh -c 'cd dbt && ../$(BIN)/dbt parse --quiet && echo "dbt parse: ok"'
+	$(SVW) check-gx
+
+psql: install
+	@$(SVW) psql $(if $(ROLE),--role $(ROLE))
+
+airflow: install
+	@$(SVW) airflow
+
+env: install
+	@$(SVW) env
+
+stop: install
+	@$(SVW) stop
+
+simulator: install
+	@$(SVW) simulator
+
+gx-suites: install
+	$(SVW) run $(BIN)/python -m social_value.quality.gx_project
+
+lock: install
+	$(BIN)/uv pip compile requirements.in --python-version 3.11 --no-header --quiet -o requirements.lock
+
+clean: stop
+	rm -rf .svw dbt/target dbt/logs

@@ -1,0 +1,154 @@
+"""`make demo`'s job for real: simulator → ingest DAG → build DAG (airflow dags test) → marts.
+
+Runs the demo command twice on databases of its own and checks: the same numbers both times,
+registered and active users equal an independent computation from the raw tables, bi_reader reads
+the marts but nothing else, and the printed result points BI users at the read-only login.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MIN_GROUP_SIZE = 5
+
+
+def _run_demo() -> str:
+    result = subprocess.run([sys.executable, "-m", "social_value", "demo"], cwd=ROOT, env=os.environ,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def _metric_values(conn) -> list[tuple]:
+    return conn.execute("select * from marts.metric_values order by 1, 2, 3, 4, 5").fetchall()
+
+
+@pytest.fixture(scope="module")
+def demo(env, warehouse_url):
+    first = _run_demo()
+    with psycopg.connect(warehouse_url) as conn:
+        after_first = _metric_values(conn)
+    second = _run_demo()
+    return first, second, after_first
+
+
+def _ts(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _month(moment: datetime) -> date:
+    return date(moment.year, moment.month, 1)
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def _expected_level_one(conn) -> dict[tuple[str, date, str], int]:
+    """registered_users and active_users straight from raw_viva_engage, in Python."""
+    users = {}
+    for user_id, email, department, joined, deleted, suspended in conn.execute(
+            "select id, email, department, joined_at, deleted_at, suspended_at from raw_viva_engage.users"):
+        ends = [t for t in (_ts(deleted), _ts(suspended)) if t]
+        users[user_id] = (email.lower(), (department or "").strip() or None, _ts(joined),
+                          min(ends) if ends else None)
+    active = defaultdict(set)
+    months_seen = set()
+    for sender, sender_type, kind, created, deleted in conn.execute(
+            "select sender_id, sender_type, message_type, created_at, deleted_at "
+            "from raw_viva_engage.messages"):
+        if sender_type.lower() != "user" or sender not in users or deleted:
+            continue
+        if (kind or "").lower() in ("system", "join", "tombstone"):
+            continue
+        month = _month(_ts(created))
+        months_seen.add(month)
+        email, department, *_ = users[sender]
+        active[(month, "ALL")].add(email)
+        if department:
+            active[(month, department)].add(email)
+    expected = {}
+    month = min(months_seen)
+    while month <= max(months_seen):
+        end = datetime.combine(_next_month(month), datetime.min.time(), UTC)
+        start = datetime.combine(month, datetime.min.time(), UTC)
+        registered = defaultdict(set)
+        for email, department, joined, until in users.values():
+            if joined < end and (until is None or until >= start):
+                registered["ALL"].add(email)
+                if department:
+                    registered[department].add(email)
+        for unit, people in registered.items():
+            expected[("registered_users", month, unit)] = len(people)
+            expected[("active_users", month, unit)] = len(active.get((month, unit), ()))
+        month = _next_month(month)
+    return expected
+
+
+def test_demo_prints_result_and_where_to_look(demo):
+    first, second, _ = demo
+    for output in (first, second):
+        assert "registered_users" in output and "active_users" in output
+        assert "dbt tests passed" in output and "GX expectations passed" in output
+        assert "postgresql://bi_reader:" in output
+        assert "make psql" in output
+
+
+def test_running_twice_gives_the_same_numbers(demo, conn):
+    *_, after_first = demo
+    assert after_first, "marts.metric_values is empty"
+    assert _metric_values(conn) == after_first
+
+
+def test_level_one_matches_independent_computation(demo, conn):
+    expected = _expected_level_one(conn)
+    published = {(key, month, unit): (value, suppressed) for key, month, unit, value, suppressed in
+                 conn.execute("select metric_key, period_start, org_unit, value, suppressed "
+                              "from marts.metric_values where metric_key in "
+                              "('registered_users', 'active_users')")}
+    assert published.keys() == expected.keys()
+    for (key, month, unit), count in expected.items():
+        small = unit != "ALL" and expected[("registered_users", month, unit)] < MIN_GROUP_SIZE
+        wanted = (None, True) if small else (count, False)
+        assert published[(key, month, unit)] == wanted, (key, month, unit)
+
+
+def test_person_keys_are_the_keyed_hash_of_the_email(demo, conn):
+    key = os.environ["SVW_PSEUDONYM_KEY"].encode()
+    email, person_key = conn.execute(
+        "select lower(users.email), stg.person_key from raw_viva_engage.users as users "
+        "join staging.stg_viva_engage__users as stg on stg.viva_engage_user_id = users.id limit 1").fetchone()
+    assert person_key == hmac.new(key, email.encode(), hashlib.sha256).hexdigest()
+
+
+def test_bi_reader_reads_marts_only(demo, warehouse_url):
+    from social_value.cli import bi_reader_url
+
+    with psycopg.connect(bi_reader_url()) as bi:
+        assert bi.execute("select count(*) from marts.metric_values").fetchone()[0] > 0
+        for table in ("raw_viva_engage.users", "staging.stg_viva_engage__users", "core.int_persons",
+                      "svw_private.pseudonym_key"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                bi.execute(f"select 1 from {table} limit 1")
+            bi.rollback()
+
+
+def test_psql_takes_sql_on_stdin(demo):
+    result = subprocess.run([sys.executable, "-m", "social_value", "psql"], cwd=ROOT, env=os.environ,
+                            input="select count(*) > 0 as has_rows from marts.metric_values;\n",
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "has_rows" in result.stdout and " t" in result.stdout
