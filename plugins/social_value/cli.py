@@ -6,6 +6,7 @@
   psql       psql on the warehouse (SQL on standard input works too); --role bi_reader
   airflow    the Airflow UI and scheduler on the same setup (airflow standalone)
   simulator  serve the source simulator in the foreground
+  setup      create schemas, the bi_reader role and the key table (idempotent)
   stop       stop the embedded Postgres
   check-gx   load every GX checkpoint's configuration (no database needed)
 """
@@ -69,6 +70,15 @@ def cmd_stop(_: argparse.Namespace) -> None:
 
     embedded_postgres.stop()
     print("embedded Postgres stopped")
+
+
+def cmd_setup(_: argparse.Namespace) -> None:
+    from social_value.warehouse_setup import setup
+
+    runtime.apply_env()
+    setup(os.environ["SVW_WAREHOUSE_URL"], os.environ.get("SVW_PSEUDONYM_KEY"),
+          os.environ.get("SVW_BI_READER_PASSWORD"))
+    print("warehouse schemas, bi_reader role and pseudonymisation key in place")
 
 
 def cmd_check_gx(_: argparse.Namespace) -> None:
@@ -203,7 +213,7 @@ def cmd_airflow(_: argparse.Namespace) -> None:
 
 COMMANDS = {
     "env": cmd_env, "run": cmd_run, "demo": cmd_demo, "psql": cmd_psql, "airflow": cmd_airflow,
-    "simulator": cmd_simulator, "stop": cmd_stop, "check-gx": cmd_check_gx,
+    "simulator": cmd_simulator, "stop": cmd_stop, "check-gx": cmd_check_gx, "setup": cmd_setup,
 }
 
 
