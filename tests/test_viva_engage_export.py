@@ -20,7 +20,7 @@ def test_export_reads_every_file_by_header(simulator):
     path = export.fetch_export(base_url, token, *WINDOW)
     try:
         with zipfile.ZipFile(path) as archive:
-            assert set(archive.namelist()) == set(export.FILES)
+            assert set(archive.namelist()) == set(export.tables())
             users = list(export.read_csv(archive, "Users.csv"))
             messages = list(export.read_csv(archive, "Messages.csv"))
     finally:
@@ -28,7 +28,7 @@ def test_export_reads_every_file_by_header(simulator):
     scale = organisation.Scale(employees=30, months=3)
     assert len(users) == 30
     assert len(messages) == sum(1 for _ in organisation.messages(scale))
-    assert set(export.USERS.columns) == set(users[0])
+    assert set(export.USER_COLUMNS) == set(users[0])
     assert all(m["sender_type"] == "User" for m in messages)
 
 
@@ -45,26 +45,26 @@ def test_simulator_is_deterministic():
     assert list(organisation.messages(scale)) != list(organisation.messages(other))
 
 
-def test_ingest_twice_leaves_identical_raw_tables(warehouse_url, conn, simulator):
-    for table in ("users", "groups", "messages"):
-        conn.execute(f"drop table if exists raw_viva_engage.{table}")
-    conn.execute("delete from raw_meta.watermarks where source = 'viva_engage'")
-    conn.commit()
+def test_ingest_twice_leaves_identical_raw_tables(warehouse_url, conn, simulator, scratch_schema):
     source = SourceConnection(*simulator)
-    first = ingest_viva_engage(warehouse_url, source, WINDOW[1])
+    first = ingest_viva_engage(warehouse_url, source, WINDOW[1], schema=scratch_schema)
 
     def snapshot():
-        return {t: conn.execute(f"select * from raw_viva_engage.{t} order by id").fetchall()
+        return {t: conn.execute(f"select * from {scratch_schema}.{t} order by id").fetchall()
                 for t in ("users", "groups", "messages")}
 
     before = snapshot()
-    second = ingest_viva_engage(warehouse_url, source, WINDOW[1])
+    second = ingest_viva_engage(warehouse_url, source, WINDOW[1], schema=scratch_schema)
     scale = organisation.Scale(employees=30, months=3)
+    assert first["window_start"].startswith("2000-01-01"), "no watermark yet: full history"
+    assert second["window_start"].startswith("2026-10-31"), "then from the watermark less a day"
     assert first["tables"]["messages"]["read"] == sum(1 for _ in organisation.messages(scale))
     assert len(before["messages"]) == first["tables"]["messages"]["read"]
     assert len(before["users"]) == 30
     assert all(counts["changed"] == 0 for counts in second["tables"].values())
     assert snapshot() == before
     watermark = conn.execute("select watermark, load_id from raw_meta.watermarks "
-                             "where source = 'viva_engage'").fetchone()
+                             "where source = 'viva_engage' and stream = %s", (scratch_schema,)).fetchone()
     assert watermark == (WINDOW[1], second["load_id"])
+    conn.execute("delete from raw_meta.watermarks where stream = %s", (scratch_schema,))
+    conn.commit()

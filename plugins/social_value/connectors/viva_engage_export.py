@@ -18,22 +18,30 @@ from social_value.loader import RawTable
 
 SCHEMA = "raw_viva_engage"
 
-USERS = RawTable(SCHEMA, "users", (
+USER_COLUMNS = (
     "id", "name", "email", "job_title", "location", "department", "api_url", "deleted_by_id",
     "deleted_by_type", "joined_at", "deleted_at", "suspended_by_id", "suspended_by_type",
-    "suspended_at", "guid", "state", "office_user_id"))
-GROUPS = RawTable(SCHEMA, "groups", (
+    "suspended_at", "guid", "state", "office_user_id")
+GROUP_COLUMNS = (
     "id", "name", "description", "private", "moderated", "api_url", "created_by_id",
-    "created_by_type", "created_at", "updated_at", "deleted", "external", "office_group_id"))
-MESSAGES = RawTable(SCHEMA, "messages", (
+    "created_by_type", "created_at", "updated_at", "deleted", "external", "office_group_id")
+MESSAGE_COLUMNS = (
     "id", "replied_to_id", "parent_id", "thread_id", "conversation_id", "group_id", "group_name",
     "participants", "in_private_group", "in_private_conversation", "sender_id", "sender_type",
     "sender_name", "sender_email", "body", "delegate_id", "api_url", "attachments", "deleted_by_id",
     "deleted_by_type", "created_at", "deleted_at", "title", "html_body", "message_type",
-    "gdpr_delete_url"))
+    "gdpr_delete_url")
 
-# Export file → landing table, in load order.
-FILES = {"Users.csv": USERS, "Groups.csv": GROUPS, "Messages.csv": MESSAGES}
+
+def tables(schema: str = SCHEMA) -> dict[str, RawTable]:
+    """Export file → landing table, in load order."""
+    return {
+        "Users.csv": RawTable(schema, "users", USER_COLUMNS),
+        "Groups.csv": RawTable(schema, "groups", GROUP_COLUMNS),
+        "Messages.csv": RawTable(schema, "messages", MESSAGE_COLUMNS),
+    }
+
+
 MODELS = ["User", "Group", "Message"]
 
 

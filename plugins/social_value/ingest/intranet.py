@@ -19,7 +19,6 @@ from social_value.connectors import viva_engage_export as export
 log = logging.getLogger(__name__)
 
 SOURCE = "viva_engage"
-STREAM = "export"
 OVERLAP = timedelta(days=1)
 # The export's earliest useful date when no watermark exists yet (full history).
 HISTORY_START = datetime(2000, 1, 1, tzinfo=UTC)
@@ -31,10 +30,14 @@ class SourceConnection:
     token: str
 
 
-def ingest_viva_engage(warehouse_url: str, source: SourceConnection, until: datetime) -> dict:
-    """Land one export window; returns counts per table for the task log and XCom."""
+def ingest_viva_engage(warehouse_url: str, source: SourceConnection, until: datetime,
+                       schema: str = export.SCHEMA) -> dict:
+    """Land one export window into `schema`; returns counts per table for the task log and XCom.
+
+    The watermark is kept per target schema (its stream), so a second landing zone is independent.
+    """
     with psycopg.connect(warehouse_url) as conn:
-        watermark = loader.get_watermark(conn, SOURCE, STREAM)
+        watermark = loader.get_watermark(conn, SOURCE, schema)
         since = watermark - OVERLAP if watermark else HISTORY_START
         load_id = loader.start_load(conn, SOURCE, (since, until))
         log.info("load %s: Viva Engage export %s → %s", load_id, since.isoformat(), until.isoformat())
@@ -46,7 +49,7 @@ def ingest_viva_engage(warehouse_url: str, source: SourceConnection, until: date
             total = loader.BatchStats()
             with zipfile.ZipFile(zip_path) as archive:
                 present = set(archive.namelist())
-                for member, table in export.FILES.items():
+                for member, table in export.tables(schema).items():
                     if member not in present:
                         log.warning("load %s: %s is not in this export", load_id, member)
                         continue
@@ -59,7 +62,7 @@ def ingest_viva_engage(warehouse_url: str, source: SourceConnection, until: date
                     total.read += stats.read
                     total.loaded += stats.loaded
                     total.quarantined += stats.quarantined
-            loader.set_watermark(conn, SOURCE, STREAM, until, load_id)
+            loader.set_watermark(conn, SOURCE, schema, until, load_id)
             loader.finish_load(conn, load_id, total)
             conn.commit()
             log.info("load %s committed; watermark now %s", load_id, until.isoformat())
