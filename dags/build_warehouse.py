@@ -2,8 +2,9 @@
 ### build_warehouse
 
 Runs when fresh raw data lands (scheduled on the ingest Assets): prepares the warehouse (schemas,
-roles, pseudonymisation key from `SVW_PSEUDONYM_KEY`), builds and tests the dbt project
-(staging → core → marts), then validates the marts with the Great Expectations checkpoint `marts`.
+roles, pseudonymisation key from `SVW_PSEUDONYM_KEY`; connection `svw_warehouse`), builds and
+tests the dbt project (staging → core → marts) as the transformer role (`svw_transformer`), then
+validates the marts with the Great Expectations checkpoint `marts`.
 A failed dbt test or expectation fails the run and names what failed.
 """
 
@@ -31,16 +32,20 @@ def build_warehouse():
         import os
 
         from social_value.airflow_connections import warehouse_url
-        from social_value.warehouse_setup import setup
+        from social_value.task_errors import fail_fast_on_permanent_errors
+        from social_value.warehouse_setup import role_passwords, setup
 
-        setup(warehouse_url(), os.environ.get("SVW_PSEUDONYM_KEY"), os.environ.get("SVW_BI_READER_PASSWORD"))
+        with fail_fast_on_permanent_errors():
+            setup(warehouse_url(), os.environ.get("SVW_PSEUDONYM_KEY"), role_passwords())
 
     @task
     def dbt_build() -> dict:
-        from social_value.airflow_connections import warehouse_url
+        from social_value.airflow_connections import TRANSFORMER_CONN_ID, warehouse_url
         from social_value.dbt_runner import run_dbt
+        from social_value.task_errors import fail_fast_on_permanent_errors
 
-        return run_dbt(["build"], warehouse_url())
+        with fail_fast_on_permanent_errors():
+            return run_dbt(["build"], warehouse_url(TRANSFORMER_CONN_ID))
 
     validate_marts = GXCheckpointOperator(task_id="validate_marts", checkpoint_name="marts", retries=0)
 

@@ -7,8 +7,8 @@ and group ids so reruns and overlaps never duplicate. Emits the `raw_intranet` A
 `build_warehouse` is scheduled on.
 
 Connections: `viva_engage` (http: host = base URL, password = Verified Admin token),
-`svw_warehouse` (postgres). The task log shows rows read, changed and quarantined per file and the
-new watermark.
+`svw_loader` (postgres, the loader role). The task log shows rows read, changed and quarantined
+per file and the new watermark.
 """
 
 from datetime import timedelta
@@ -31,12 +31,22 @@ from social_value.assets import RAW_INTRANET
 def ingest_intranet():
     @task(outlets=[RAW_INTRANET])
     def viva_engage_export(data_interval_end=None) -> dict:
-        from social_value.airflow_connections import VIVA_ENGAGE_CONN_ID, http_source, warehouse_url
-        from social_value.ingest.intranet import SourceConnection, ingest_viva_engage
+        import os
 
-        base_url, token = http_source(VIVA_ENGAGE_CONN_ID)
-        until = min(data_interval_end or pendulum.now("UTC"), pendulum.now("UTC"))
-        return ingest_viva_engage(warehouse_url(), SourceConnection(base_url, token), until)
+        from social_value.airflow_connections import (
+            LOADER_CONN_ID,
+            VIVA_ENGAGE_CONN_ID,
+            http_source,
+            warehouse_url,
+        )
+        from social_value.ingest.intranet import SourceConnection, ingest_viva_engage
+        from social_value.task_errors import fail_fast_on_permanent_errors
+
+        with fail_fast_on_permanent_errors():
+            base_url, token = http_source(VIVA_ENGAGE_CONN_ID)
+            until = min(data_interval_end or pendulum.now("UTC"), pendulum.now("UTC"))
+            return ingest_viva_engage(warehouse_url(LOADER_CONN_ID), SourceConnection(base_url, token),
+                                      until, pseudonym_key=os.environ.get("SVW_PSEUDONYM_KEY"))
 
     viva_engage_export()
 

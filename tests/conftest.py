@@ -12,7 +12,9 @@ os.environ.setdefault("SVW_EMBEDDED_DB", "warehouse_test")
 os.environ.setdefault("SVW_AIRFLOW_DB", "airflow_test")
 os.environ.setdefault("SVW_SIMULATOR_PORT", "18765")
 
-import threading  # after the variables above: social_value reads them on import
+import subprocess  # after the variables above: social_value reads them on import
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,3 +69,31 @@ def simulator(env):
     yield f"http://127.0.0.1:{httpd.server_address[1]}", token
     httpd.shutdown()
     httpd.server_close()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, timeout: int = 900, **kwargs) -> subprocess.CompletedProcess:
+    """`python -m social_value ...` in the test environment; fails the test on a non-zero exit."""
+    result = subprocess.run([sys.executable, "-m", "social_value", *args], cwd=ROOT, env=os.environ,
+                            capture_output=True, text=True, timeout=timeout, **kwargs)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def metric_values(conn) -> list[tuple]:
+    return conn.execute("select * from marts.metric_values order by 1, 2, 3, 4, 5").fetchall()
+
+
+@pytest.fixture(scope="session")
+def demo(env, warehouse_url):
+    """`make demo`'s job run twice for real (Airflow, dbt, GX); yields both outputs and the marts
+    after the first run. Shared by every test that needs a built warehouse."""
+    first = run_cli("demo").stdout
+    with psycopg.connect(warehouse_url) as conn:
+        after_first = metric_values(conn)
+    second = run_cli("demo").stdout
+    with psycopg.connect(warehouse_url) as conn:
+        after_second = metric_values(conn)
+    return first, second, after_first, after_second

@@ -44,7 +44,10 @@ def test_airflow_services_build_the_project_image_and_mount_the_project(compose,
     assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
     assert "@postgres/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert "@warehouse:5432/warehouse" in env["AIRFLOW_CONN_SVW_WAREHOUSE"]
-    for secret in ("SVW_PSEUDONYM_KEY", "SVW_BI_READER_PASSWORD"):
+    for role in ("loader", "transformer"):
+        assert env[f"AIRFLOW_CONN_SVW_{role.upper()}"].startswith(f"postgresql://{role}:")
+    for secret in ("SVW_PSEUDONYM_KEY", "SVW_LOADER_PASSWORD", "SVW_TRANSFORMER_PASSWORD",
+                   "SVW_BI_READER_PASSWORD", "SVW_AUDITOR_PASSWORD"):
         assert re.fullmatch(r"\$\{" + secret + r":\?.+\}", env[secret]), f"{secret} must be required"
     deps = spec["depends_on"]
     assert {"postgres", "redis", "warehouse"} <= set(deps)

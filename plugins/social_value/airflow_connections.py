@@ -1,7 +1,9 @@
 """Read the project's Airflow connections (secrets live there or in the environment, never in code).
 
 Connection ids:
-- `svw_warehouse` (postgres): the warehouse, as the owner the loader and dbt run as.
+- `svw_warehouse` (postgres): the warehouse as its owner; only the setup uses it.
+- `svw_loader` (postgres): the loader role, which the ingest DAGs write raw_* as.
+- `svw_transformer` (postgres): the transformer role, which dbt and GX run as.
 - `viva_engage` (http): host = base URL (https://www.yammer.com or the simulator), password = the
   Verified Admin bearer token.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 WAREHOUSE_CONN_ID = "svw_warehouse"
+LOADER_CONN_ID = "svw_loader"
+TRANSFORMER_CONN_ID = "svw_transformer"
 VIVA_ENGAGE_CONN_ID = "viva_engage"
 
 

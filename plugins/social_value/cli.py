@@ -7,6 +7,7 @@
   airflow    the Airflow UI and scheduler on the same setup (airflow standalone)
   simulator  serve the source simulator in the foreground
   setup      create schemas, the bi_reader role and the key table (idempotent)
+  erase      GDPR erasure of one person (--email) through raw, core and marts
   stop       stop the embedded Postgres
   check-gx   load every GX checkpoint's configuration (no database needed)
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 from social_value import runtime, settings
 
 LOG_DIR = settings.STATE_DIR / "logs"
+REPORT_PATH = settings.PROJECT_ROOT / "reports" / "social-value.html"
 
 
 def _exec(command: list[str]) -> None:
@@ -58,11 +60,8 @@ def cmd_psql(args: argparse.Namespace) -> None:
 
 
 def bi_reader_url() -> str:
-    from social_value.runtime import _parts
-
-    p = _parts(os.environ["SVW_WAREHOUSE_URL"])
-    password = os.environ.get("SVW_BI_READER_PASSWORD", "<SVW_BI_READER_PASSWORD>")
-    return f"postgresql://bi_reader:{password}@{p['host']}:{p['port']}/{p['database']}"
+    return runtime.role_url(os.environ["SVW_WAREHOUSE_URL"], "bi_reader",
+                            os.environ.get("SVW_BI_READER_PASSWORD", "<SVW_BI_READER_PASSWORD>"))
 
 
 def cmd_stop(_: argparse.Namespace) -> None:
@@ -73,12 +72,28 @@ def cmd_stop(_: argparse.Namespace) -> None:
 
 
 def cmd_setup(_: argparse.Namespace) -> None:
-    from social_value.warehouse_setup import setup
+    from social_value.warehouse_setup import role_passwords, setup
 
     runtime.apply_env()
-    setup(os.environ["SVW_WAREHOUSE_URL"], os.environ.get("SVW_PSEUDONYM_KEY"),
-          os.environ.get("SVW_BI_READER_PASSWORD"))
+    setup(os.environ["SVW_WAREHOUSE_URL"], os.environ.get("SVW_PSEUDONYM_KEY"), role_passwords())
     print("warehouse schemas, bi_reader role and pseudonymisation key in place")
+
+
+def cmd_erase(args: argparse.Namespace) -> None:
+    """GDPR erasure of one person through raw, core and marts, then a rebuild of the marts."""
+    from social_value.dbt_runner import run_dbt
+    from social_value.erasure import erase_person
+
+    if not args.email:
+        raise SystemExit("usage: python -m social_value erase --email person@example.org")
+    runtime.apply_env()
+    deleted = erase_person(os.environ["SVW_WAREHOUSE_URL"], args.email, os.environ.get("SVW_PSEUDONYM_KEY"))
+    for table, count in deleted.items():
+        print(f"  {table}: {count} row(s) deleted")
+    print("rebuilding the marts without them (dbt build) ...", flush=True)
+    run_dbt(["build"], os.environ["AIRFLOW_CONN_SVW_TRANSFORMER"])
+    print("erased; later loads skip this person (raw_meta.erasures holds their key, not their email). "
+          "Delete them in the source systems too.")
 
 
 def cmd_check_gx(_: argparse.Namespace) -> None:
@@ -95,10 +110,9 @@ def cmd_simulator(_: argparse.Namespace) -> None:
 
 def prepare(progress) -> None:
     """Warehouse setup and the Airflow metadata schema: both idempotent."""
-    from social_value.warehouse_setup import setup
+    from social_value.warehouse_setup import role_passwords, setup
 
-    setup(os.environ["SVW_WAREHOUSE_URL"], os.environ.get("SVW_PSEUDONYM_KEY"),
-          os.environ.get("SVW_BI_READER_PASSWORD"))
+    setup(os.environ["SVW_WAREHOUSE_URL"], os.environ.get("SVW_PSEUDONYM_KEY"), role_passwords())
     progress("warehouse schemas, bi_reader role and pseudonymisation key in place")
     _logged([_venv_bin("airflow"), "db", "migrate"], LOG_DIR / "airflow-db-migrate.log")
     progress("Airflow metadata database migrated")
@@ -170,7 +184,7 @@ def task_results(dag_id: str, run_id: str) -> dict[str, object]:
 
 
 def cmd_demo(_: argparse.Namespace) -> None:
-    from social_value import report
+    from social_value import report, report_html
 
     started = time.monotonic()
 
@@ -192,7 +206,8 @@ def cmd_demo(_: argparse.Namespace) -> None:
         if simulator:
             simulator.terminate()
             simulator.wait()
-    progress("done")
+    html = report_html.write_report(bi_reader_url(), REPORT_PATH)
+    progress(f"HTML report written: {html}")
     print()
     print(report.terminal_summary(
         bi_url=bi_reader_url(),
@@ -214,19 +229,24 @@ def cmd_airflow(_: argparse.Namespace) -> None:
 COMMANDS = {
     "env": cmd_env, "run": cmd_run, "demo": cmd_demo, "psql": cmd_psql, "airflow": cmd_airflow,
     "simulator": cmd_simulator, "stop": cmd_stop, "check-gx": cmd_check_gx, "setup": cmd_setup,
+    "erase": cmd_erase,
 }
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m social_value", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--role", choices=["owner", "bi_reader"], default="owner",
                         help="psql: connect as this role")
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    command = args.command
-    args.command = args.rest
+    parser.add_argument("--email", help="erase: the person's email address")
+    if argv[:1] == ["run"]:  # everything after `run` is the command to run, options included
+        args = argparse.Namespace(command=argv[1:])
+        command = "run"
+    else:
+        args = parser.parse_args(argv)
+        command = args.command
     try:
         COMMANDS[command](args)
     except settings.ConfigError as error:

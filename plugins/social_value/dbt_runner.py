@@ -18,7 +18,11 @@ DBT_DIR = PROJECT_ROOT / "dbt"
 
 
 class DbtFailedError(RuntimeError):
-    pass
+    """dbt ran and a model or test failed (exit 1): retrying the same data cannot fix it."""
+
+
+class DbtRuntimeError(RuntimeError):
+    """dbt could not run (exit 2: connection, configuration); may be transient."""
 
 
 def dbt_env(warehouse_url: str) -> dict[str, str]:
@@ -47,7 +51,8 @@ def run_dbt(args: list[str], warehouse_url: str) -> dict:
     summary = summarise(DBT_DIR / "target" / "run_results.json")
     if proc.returncode != 0:
         failed = ", ".join(summary["failed"]) or "see the dbt log above"
-        raise DbtFailedError(f"dbt {args[0]} failed (exit {proc.returncode}): {failed}")
+        error = DbtFailedError if proc.returncode == 1 else DbtRuntimeError
+        raise error(f"dbt {args[0]} failed (exit {proc.returncode}): {failed}")
     return summary
 
 

@@ -19,8 +19,8 @@ from psycopg import sql
 
 log = logging.getLogger(__name__)
 
+# raw_meta itself is created by the setup (the loader role owns it but may not create schemas).
 META_DDL = """
-create schema if not exists raw_meta;
 create table if not exists raw_meta.loads (
     load_id bigint generated always as identity primary key,
     source text not null,
@@ -41,6 +41,11 @@ create table if not exists raw_meta.watermarks (
     load_id bigint not null references raw_meta.loads (load_id),
     updated_at timestamptz not null default now(),
     primary key (source, stream)
+);
+create table if not exists raw_meta.erasures (
+    person_key text primary key,
+    viva_engage_user_ids text[] not null default '{}',
+    erased_at timestamptz not null default now()
 );
 create table if not exists raw_meta.quarantine (
     quarantine_id bigint generated always as identity primary key,
@@ -82,7 +87,9 @@ class QuarantineError(Exception):
 
 def ensure_table(conn: psycopg.Connection, table: RawTable) -> None:
     cols = [sql.SQL("{} text").format(sql.Identifier(c)) for c in table.columns]
-    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(table.schema)))
+    if not conn.execute("select 1 from pg_namespace where nspname = %s", (table.schema,)).fetchone():
+        # Only the setup's owner may create schemas; the loader role gets a clear error instead.
+        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(table.schema)))
     conn.execute(sql.SQL(
         "create table if not exists {} ({}, _extra jsonb, _load_id bigint not null, "
         "_loaded_at timestamptz not null, _origin text not null, primary key ({}))"
@@ -126,7 +133,9 @@ def set_watermark(conn: psycopg.Connection, source: str, stream: str, value: dat
                   load_id: int) -> None:
     conn.execute(
         "insert into raw_meta.watermarks (source, stream, watermark, load_id) values (%s, %s, %s, %s) "
-        "on conflict (source, stream) do update set watermark = excluded.watermark, "
+        "on conflict (source, stream) do update set "
+        # A backfill of an older window never moves the watermark back.
+        "watermark = greatest(raw_meta.watermarks.watermark, excluded.watermark), "
         "load_id = excluded.load_id, updated_at = now()", (source, stream, value, load_id))
 
 

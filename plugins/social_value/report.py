@@ -56,6 +56,7 @@ def terminal_summary(bi_url: str, ingest: dict, build: dict) -> str:
         "   (or: echo 'select * from marts.metric_values' | make -s psql)",
         "  Airflow UI:                 make airflow",
         f"  GX Data Docs:               {gx.get('data_docs', 'expectations/gx/uncommitted/data_docs')}",
+        "  HTML report:                reports/social-value.html",
         "  Logs of this run:           .svw/logs/",
     ]
     return "\n".join(lines)

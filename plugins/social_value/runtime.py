@@ -12,6 +12,7 @@ import warnings
 from urllib.parse import quote, unquote, urlsplit
 
 from social_value import settings
+from social_value.warehouse_setup import ROLES as ROLE_PASSWORDS
 
 SIMULATOR_PORT_DEFAULT = 8765
 _DERIVED = {"SVW_WAREHOUSE_URL", "SVW_GX_CONNECTION_STRING", "PYTHONPATH"}
@@ -72,7 +73,7 @@ def build_env(start_embedded: bool = True) -> dict[str, str]:
 
         url = embedded_postgres.url(secrets["SVW_OWNER_PASSWORD"])
         # The demo's own key and passwords; a real deployment sets these itself.
-        for key in ("SVW_PSEUDONYM_KEY", "SVW_BI_READER_PASSWORD", "SVW_SOURCE_TOKEN"):
+        for key in ("SVW_PSEUDONYM_KEY", "SVW_SOURCE_TOKEN", *ROLE_PASSWORDS.values()):
             env[key] = os.environ.get(key) or secrets[key]
         env["SVW_EMBEDDED"] = "1"
         sim = f"http://127.0.0.1:{simulator_port()}"
@@ -92,6 +93,8 @@ def build_env(start_embedded: bool = True) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW_CONN_SVW_WAREHOUSE": _with_database(url, p["database"]),
+        **{f"AIRFLOW_CONN_SVW_{role.upper()}": role_url(url, role, env.get(var) or os.environ.get(var, ""))
+           for role, var in ROLE_PASSWORDS.items() if role in ("loader", "transformer")},
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(settings.PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
     })
@@ -100,6 +103,12 @@ def build_env(start_embedded: bool = True) -> dict[str, str]:
             url, settings.AIRFLOW_DB, "postgresql+psycopg2")
     # What the user set wins, except the values derived from the warehouse URL.
     return {k: v for k, v in env.items() if k in _DERIVED or k.startswith("SVW_PG_") or k not in os.environ}
+
+
+def role_url(url: str, role: str, password: str) -> str:
+    """The warehouse URL logged in as one of the project's roles."""
+    p = _parts(url)
+    return f"postgresql://{role}:{quote(password, safe='')}@{p['host']}:{p['port']}/{p['database']}"
 
 
 def simulator_port() -> int:

@@ -56,7 +56,10 @@ def ensure_demo_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
     """Create the demo's own passwords and pseudonymisation key once, outside version control."""
     wanted = {
         "SVW_OWNER_PASSWORD": lambda: secrets.token_urlsafe(18),
+        "SVW_LOADER_PASSWORD": lambda: secrets.token_urlsafe(18),
+        "SVW_TRANSFORMER_PASSWORD": lambda: secrets.token_urlsafe(18),
         "SVW_BI_READER_PASSWORD": lambda: secrets.token_urlsafe(18),
+        "SVW_AUDITOR_PASSWORD": lambda: secrets.token_urlsafe(18),
         "SVW_PSEUDONYM_KEY": lambda: secrets.token_hex(32),
         "SVW_SOURCE_TOKEN": lambda: secrets.token_urlsafe(24),
     }

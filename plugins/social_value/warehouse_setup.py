@@ -1,21 +1,39 @@
-"""Idempotent warehouse setup: schemas, the read-only BI role, and the pseudonymisation key.
+"""Idempotent warehouse setup: schemas, least-privilege roles, grants, the pseudonymisation key.
 
-The key is stored as HMAC-SHA256's inner and outer padded keys in a private table, so dbt can
-compute person keys in plain SQL (sha256 is built in; pgcrypto is not needed) without the key ever
-appearing in rendered SQL, dbt's target/ folder or a task log.
+Roles (passwords from the environment, never defaults):
+- loader:      owns the raw_* schemas and raw_meta; writes landing tables. Reads nothing else.
+- transformer: reads raw_*, owns staging, core, marts and audit (dbt and GX run as it), and may
+               read the key table in svw_private.
+- bi_reader:   CONNECT, and SELECT on marts only. No CREATE anywhere.
+- auditor:     SELECT on audit and marts.
+Default privileges make tables created later (by loader or dbt) readable by the right roles, and
+grants on a schema move with it when a publish swaps schemas.
+
+The key is stored as HMAC-SHA256's inner and outer padded keys, so dbt computes person keys in plain
+SQL (sha256 is built in; pgcrypto is not needed) and the key never appears in rendered SQL,
+dbt's target/ folder or a task log.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 
 import psycopg
 from psycopg import sql
 
-from social_value import loader
 from social_value.settings import ConfigError
 
 BLOCK = 64  # SHA-256 block size in bytes
+
+RAW_SCHEMAS = ("raw_meta", "raw_viva_engage")
+TRANSFORMER_SCHEMAS = ("staging", "core", "marts", "audit")
+ROLES = {
+    "loader": "SVW_LOADER_PASSWORD",
+    "transformer": "SVW_TRANSFORMER_PASSWORD",
+    "bi_reader": "SVW_BI_READER_PASSWORD",
+    "auditor": "SVW_AUDITOR_PASSWORD",
+}
 
 
 def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
@@ -26,33 +44,84 @@ def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
     return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
 
-def setup(warehouse_url: str, pseudonym_key: str | None, bi_reader_password: str | None) -> None:
+def require_key(pseudonym_key: str | None) -> str:
     if not pseudonym_key:
         raise ConfigError(
             "SVW_PSEUDONYM_KEY is not set: person keys are an HMAC with a secret key of your own "
             "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`); there is no default")
-    inner, outer = hmac_pads(pseudonym_key.encode())
+    return pseudonym_key
+
+
+def role_passwords(environ: dict | None = None) -> dict[str, str]:
+    environ = os.environ if environ is None else environ
+    missing = [var for var in ROLES.values() if not environ.get(var)]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} not set: every warehouse role logs in with a "
+                          "password of your own (see README, 'Pointing it at a real Postgres')")
+    return {role: environ[var] for role, var in ROLES.items()}
+
+
+def setup(warehouse_url: str, pseudonym_key: str | None, passwords: dict[str, str]) -> None:
+    """Create or repair everything; safe to run before every build."""
+    inner, outer = hmac_pads(require_key(pseudonym_key).encode())
     with psycopg.connect(warehouse_url) as conn:
-        conn.execute(loader.META_DDL)
-        for schema in ("svw_private", "marts", "audit"):
-            conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-        conn.execute("revoke all on schema svw_private from public")
-        conn.execute("create table if not exists svw_private.pseudonym_key ("
-                     "singleton boolean primary key default true check (singleton), "
-                     "inner_key bytea not null, outer_key bytea not null)")
-        conn.execute("insert into svw_private.pseudonym_key (inner_key, outer_key) values (%s, %s) "
-                      "on conflict (singleton) do update set inner_key = excluded.inner_key, "
-                      "outer_key = excluded.outer_key", (inner, outer))
-        if bi_reader_password:
-            _ensure_bi_reader(conn, bi_reader_password)
+        database = sql.Identifier(conn.info.dbname)
+        for role, password in passwords.items():
+            _ensure_login(conn, role, password)
+        conn.execute(sql.SQL("revoke all on database {} from public").format(database))
+        conn.execute("revoke create on schema public from public")
+        conn.execute(sql.SQL("grant connect on database {} to loader, transformer, bi_reader, auditor")
+                     .format(database))
+        # The loader stages batches in temporary tables; dbt may too. Readers get no TEMP.
+        conn.execute(sql.SQL("grant temporary on database {} to loader, transformer").format(database))
+        for schema in RAW_SCHEMAS:
+            _own_schema(conn, schema, "loader")
+            conn.execute(sql.SQL("grant usage on schema {0} to transformer; "
+                                 "grant select on all tables in schema {0} to transformer; "
+                                 "alter default privileges for role loader in schema {0} "
+                                 "grant select on tables to transformer").format(sql.Identifier(schema)))
+        for schema in TRANSFORMER_SCHEMAS:
+            _own_schema(conn, schema, "transformer")
+        for schema, readers in (("marts", "bi_reader, auditor"), ("audit", "auditor")):
+            conn.execute(sql.SQL(
+                "grant usage on schema {0} to {1}; grant select on all tables in schema {0} to {1}; "
+                "alter default privileges for role transformer in schema {0} grant select on tables to {1}"
+            ).format(sql.Identifier(schema), sql.SQL(readers)))
+        _store_key(conn, inner, outer)
 
 
-def _ensure_bi_reader(conn: psycopg.Connection, password: str) -> None:
-    exists = conn.execute("select 1 from pg_roles where rolname = 'bi_reader'").fetchone()
+def _ensure_login(conn: psycopg.Connection, role: str, password: str) -> None:
+    exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
     verb = "alter" if exists else "create"
-    conn.execute(sql.SQL(verb + " role bi_reader login password {}").format(sql.Literal(password)))
-    database = conn.info.dbname
-    conn.execute(sql.SQL("grant connect on database {} to bi_reader").format(sql.Identifier(database)))
-    conn.execute("grant usage on schema marts to bi_reader")
-    conn.execute("grant select on all tables in schema marts to bi_reader")
-    conn.execute("alter default privileges in schema marts grant select on tables to bi_reader")
+    conn.execute(sql.SQL(verb + " role {} login nocreatedb nocreaterole password {}").format(
+        sql.Identifier(role), sql.Literal(password)))
+
+
+def _own_schema(conn: psycopg.Connection, schema: str, role: str) -> None:
+    """The schema and everything in it belongs to `role` (repairs objects made by another owner)."""
+    ident = sql.Identifier(schema)
+    owner = sql.Identifier(role)
+    conn.execute(sql.SQL("create schema if not exists {} authorization {}").format(ident, owner))
+    conn.execute(sql.SQL("alter schema {} owner to {}").format(ident, sql.Identifier(role)))
+    objects = conn.execute(
+        "select c.relname, c.relkind from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
+        "join pg_roles as r on r.oid = c.relowner "
+        "where n.nspname = %s and c.relkind in ('r', 'v', 'm', 'p') and r.rolname <> %s",
+        (schema, role)).fetchall()
+    for name, kind in objects:
+        noun = {"v": "view", "m": "materialized view"}.get(kind, "table")
+        conn.execute(sql.SQL("alter {} {} owner to {}").format(
+            sql.SQL(noun), sql.Identifier(schema, name), sql.Identifier(role)))
+
+
+def _store_key(conn: psycopg.Connection, inner: bytes, outer: bytes) -> None:
+    conn.execute("create schema if not exists svw_private")
+    conn.execute("revoke all on schema svw_private from public")
+    conn.execute("create table if not exists svw_private.pseudonym_key ("
+                 "singleton boolean primary key default true check (singleton), "
+                 "inner_key bytea not null, outer_key bytea not null)")
+    conn.execute("insert into svw_private.pseudonym_key (inner_key, outer_key) values (%s, %s) "
+                 "on conflict (singleton) do update set inner_key = excluded.inner_key, "
+                 "outer_key = excluded.outer_key", (inner, outer))
+    conn.execute("grant usage on schema svw_private to transformer")
+    conn.execute("grant select on svw_private.pseudonym_key to transformer")

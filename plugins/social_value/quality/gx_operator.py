@@ -15,7 +15,7 @@ from social_value.quality.gx_checks import run_checkpoint
 class GXCheckpointOperator(BaseOperator):
     template_fields = ("checkpoint_name",)
 
-    def __init__(self, *, checkpoint_name: str, conn_id: str = "svw_warehouse", **kwargs) -> None:
+    def __init__(self, *, checkpoint_name: str, conn_id: str = "svw_transformer", **kwargs) -> None:
         super().__init__(**kwargs)
         self.checkpoint_name = checkpoint_name
         self.conn_id = conn_id
