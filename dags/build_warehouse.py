@@ -1,7 +1,7 @@
 """
 ### build_warehouse
 
-Runs when fresh raw data lands (scheduled on the ingest Assets): prepares the warehouse (schemas,
+Runs when fresh raw data lands (scheduled on any of the ingest Assets): prepares the warehouse (schemas,
 roles, pseudonymisation key from `SVW_PSEUDONYM_KEY`; connection `svw_warehouse`), builds and
 tests the dbt project (staging → core → marts) as the transformer role (`svw_transformer`), then
 validates the marts with the Great Expectations checkpoint `marts`.
@@ -13,12 +13,12 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from social_value.assets import RAW_INTRANET
+from social_value.assets import RAW_CRM, RAW_INTRANET, RAW_SURVEY
 from social_value.quality.gx_operator import GXCheckpointOperator
 
 
 @dag(
-    schedule=[RAW_INTRANET],
+    schedule=(RAW_INTRANET | RAW_CRM | RAW_SURVEY),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

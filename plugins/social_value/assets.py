@@ -3,3 +3,5 @@
 from airflow.sdk import Asset
 
 RAW_INTRANET = Asset("raw_intranet")
+RAW_CRM = Asset("raw_crm")
+RAW_SURVEY = Asset("raw_survey")

@@ -26,6 +26,7 @@ from social_value import runtime, settings
 
 LOG_DIR = settings.STATE_DIR / "logs"
 REPORT_PATH = settings.PROJECT_ROOT / "reports" / "social-value.html"
+INGEST_DAGS = ("ingest_intranet", "ingest_crm", "ingest_survey")
 
 
 def _exec(command: list[str]) -> None:
@@ -119,6 +120,11 @@ def prepare(progress) -> None:
 
 
 def start_simulator() -> subprocess.Popen:
+    """Serve the simulator's APIs in a subprocess and write its file drops to SVW_DROP_DIR."""
+    from social_value.simulator import drops
+    from social_value.simulator.organisation import Scale
+
+    drops.write_all(Path(os.environ["SVW_DROP_DIR"]), Scale())
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = (LOG_DIR / "simulator.log").open("w")
     proc = subprocess.Popen(
@@ -198,8 +204,11 @@ def cmd_demo(_: argparse.Namespace) -> None:
     try:
         if simulator:
             progress(f"source simulator serving on 127.0.0.1:{runtime.simulator_port()}")
-        progress("running DAG ingest_intranet (airflow dags test)")
-        ingest_run = run_dag("ingest_intranet", progress)
+        ingest_runs = {}
+        for dag_id in INGEST_DAGS:
+            if (settings.PROJECT_ROOT / "dags" / f"{dag_id}.py").exists():
+                progress(f"running DAG {dag_id} (airflow dags test)")
+                ingest_runs[dag_id] = run_dag(dag_id, progress)
         progress("running DAG build_warehouse (airflow dags test)")
         build_run = run_dag("build_warehouse", progress)
     finally:
@@ -211,7 +220,7 @@ def cmd_demo(_: argparse.Namespace) -> None:
     print()
     print(report.terminal_summary(
         bi_url=bi_reader_url(),
-        ingest=task_results("ingest_intranet", ingest_run),
+        ingest=task_results("ingest_intranet", ingest_runs["ingest_intranet"]),
         build=task_results("build_warehouse", build_run)))
 
 

@@ -15,6 +15,8 @@ from social_value import settings
 from social_value.warehouse_setup import ROLES as ROLE_PASSWORDS
 
 SIMULATOR_PORT_DEFAULT = 8765
+# Airflow connection ids of the HTTP sources the simulator serves in the embedded default.
+SIMULATED_HTTP_SOURCES = ("viva_engage", "msgraph", "salesforce", "surveymonkey")
 _DERIVED = {"SVW_WAREHOUSE_URL", "SVW_GX_CONNECTION_STRING", "PYTHONPATH"}
 
 
@@ -77,8 +79,11 @@ def build_env(start_embedded: bool = True) -> dict[str, str]:
             env[key] = os.environ.get(key) or secrets[key]
         env["SVW_EMBEDDED"] = "1"
         sim = f"http://127.0.0.1:{simulator_port()}"
-        env.setdefault("AIRFLOW_CONN_VIVA_ENGAGE", json.dumps(
-            {"conn_type": "http", "host": sim, "password": env["SVW_SOURCE_TOKEN"]}))
+        # Every HTTP source points at the simulator, with the same bearer token.
+        for conn_id in SIMULATED_HTTP_SOURCES:
+            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
+                {"conn_type": "http", "host": sim, "password": env["SVW_SOURCE_TOKEN"]})
+        env["SVW_DROP_DIR"] = str(settings.STATE_DIR / "drops")
     p = _parts(url)
     env.update({
         "SVW_WAREHOUSE_URL": url,

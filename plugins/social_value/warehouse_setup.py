@@ -26,7 +26,8 @@ from social_value.settings import ConfigError
 
 BLOCK = 64  # SHA-256 block size in bytes
 
-RAW_SCHEMAS = ("raw_meta", "raw_viva_engage")
+RAW_SCHEMAS = ("raw_meta", "raw_viva_engage", "raw_msgraph", "raw_slack", "raw_activity_events",
+               "raw_salesforce", "raw_surveymonkey", "raw_qualtrics")
 TRANSFORMER_SCHEMAS = ("staging", "core", "marts", "audit")
 ROLES = {
     "loader": "SVW_LOADER_PASSWORD",

@@ -3,7 +3,9 @@ timeouts, stream bodies to disk, and never log the token."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -16,12 +18,17 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
+def default_timeout() -> float:
+    """Seconds to wait for a response (connect and each read); SVW_HTTP_TIMEOUT overrides."""
+    return float(os.environ.get("SVW_HTTP_TIMEOUT", "60"))
+
+
 class SourceError(RuntimeError):
     """The source answered in a way retrying will not fix (401/403/404, a bad body)."""
 
 
 def download(url: str, token: str, params: dict | list | None = None, *, attempts: int = 5,
-             timeout: float = 60.0, backoff: float = 1.0, max_wait: float = 120.0,
+             timeout: float | None = None, backoff: float = 1.0, max_wait: float = 120.0,
              validate: Callable[[Path], None] | None = None) -> Path:
     """GET `url` into a temporary file and return its path; the caller deletes it.
 
@@ -29,6 +36,7 @@ def download(url: str, token: str, params: dict | list | None = None, *, attempt
     a truncated body and is retried like a 5xx.
     """
     headers = {"Authorization": f"Bearer {token}"}
+    timeout = timeout or default_timeout()
     for attempt in range(1, attempts + 1):
         wait = backoff * 2 ** (attempt - 1)
         try:
@@ -58,6 +66,24 @@ def download(url: str, token: str, params: dict | list | None = None, *, attempt
             log.warning("GET %s: %s; retry %d/%d in %.1fs", url, problem, attempt, attempts - 1, wait)
             time.sleep(wait)
     raise AssertionError("unreachable")
+
+
+def get_json(url: str, token: str, params: dict | list | None = None, **kwargs) -> object:
+    """GET a JSON document with download()'s retries; a body that is not whole JSON is retried."""
+
+    def whole_json(path: Path) -> None:
+        try:
+            with path.open("rb") as body:
+                json.load(body)
+        except ValueError as bad:
+            raise ValueError(f"not a complete JSON document ({bad})") from bad
+
+    path = download(url, token, params, validate=whole_json, **kwargs)
+    try:
+        with path.open("rb") as body:
+            return json.load(body)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 class _RetryableError(Exception):

@@ -1,106 +1,99 @@
 """The source simulator's HTTP server: the real systems' endpoints on 127.0.0.1.
 
-Serves the Viva Engage network data export (`/api/v1/export`), a synchronous ZIP of CSVs for a
-since/until window, behind a bearer token, exactly as the connector meets the real service.
+Routes come from the source modules (each exposes ROUTES); every request needs the bearer token
+the connectors send. Transport faults are applied here to every route alike, deterministically:
+with `429` the first request to each path is answered 429 with Retry-After; with `500`/`503` the
+second; with `timeout` the third stalls longer than a client should wait; with `truncate` the
+fourth body is cut short. Retrying connectors recover from all of them.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import logging
 import os
-import shutil
-import tempfile
-import zipfile
-from datetime import datetime
+import threading
+import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from social_value.simulator import organisation
+from social_value.simulator import msgraph, organisation, salesforce, surveymonkey, viva_engage
+from social_value.simulator.api import Faults, Request, Response, json_response
 
 log = logging.getLogger(__name__)
 
-EXPORT_FILES = {
-    "User": ("Users.csv", organisation.users),
-    "Group": ("Groups.csv", organisation.groups),
-    "Message": ("Messages.csv", organisation.messages),
-}
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def write_export(out, scale: organisation.Scale, since: datetime, until: datetime,
-                 models: list[str]) -> None:
-    """Write the export ZIP for one window; messages by created_at in [since, until)."""
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for model in models:
-            if model not in EXPORT_FILES:
-                continue
-            name, rows = EXPORT_FILES[model]
-            with archive.open(name, "w") as raw:
-                text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-                writer = None
-                for row in rows(scale):
-                    if model == "Message" and not since <= _parse_time(row["created_at"]) < until:
-                        continue
-                    if writer is None:
-                        writer = csv.DictWriter(text, fieldnames=list(row))
-                        writer.writeheader()
-                    writer.writerow(row)
-                text.flush()
-                text.detach()
+ROUTES = [*viva_engage.ROUTES, *msgraph.ROUTES, *salesforce.ROUTES, *surveymonkey.ROUTES]
+TIMEOUT_STALL_SECONDS = 5.0
 
 
 class Handler(BaseHTTPRequestHandler):
     scale = organisation.Scale()
     token = ""
+    faults = Faults()
+    seen: ClassVar[Counter] = Counter()  # requests per path, for the deterministic faults
+    lock: ClassVar[threading.Lock] = threading.Lock()
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
         log.info("simulator: " + format, *args)
 
     def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
         if self.headers.get("Authorization") != f"Bearer {self.token}":
-            self._json(401, '{"error": "invalid or missing bearer token"}')
+            self._send(json_response({"error": "invalid or missing bearer token"}, 401))
             return
-        if url.path == "/api/v1/export":
-            self._export(parse_qs(url.query))
-        else:
-            self._json(404, '{"error": "not found"}')
-
-    def _export(self, query: dict[str, list[str]]) -> None:
-        try:
-            since = _parse_time(query["since"][0])
-            until = _parse_time(query.get("until", ["2999-01-01T00:00:00Z"])[0])
-        except (KeyError, ValueError):
-            self._json(400, '{"error": "since (ISO-8601) is required"}')
+        with self.lock:
+            self.seen[url.path] += 1
+            nth = self.seen[url.path]
+        if "429" in self.faults and nth == 1:
+            self._send(json_response({"error": "rate limited"}, 429, {"Retry-After": "1"}))
             return
-        with tempfile.SpooledTemporaryFile(max_size=8 << 20) as body:
-            write_export(body, self.scale, since, until, query.get("model", list(EXPORT_FILES)))
-            size = body.tell()
-            body.seek(0)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/zip")
-            self.send_header("Content-Length", str(size))
-            self.end_headers()
-            shutil.copyfileobj(body, self.wfile)
+        for status in ("500", "503"):
+            if status in self.faults and nth == 2:
+                self._send(json_response({"error": "server error"}, int(status)))
+                return
+        if "timeout" in self.faults and nth == 3:
+            time.sleep(TIMEOUT_STALL_SECONDS)
+        request = Request(method, url.path, parse_qs(url.query), self.headers, self.scale, self.faults,
+                          f"http://{self.headers.get('Host', '127.0.0.1')}")
+        for pattern, handler in ROUTES:
+            match = pattern.fullmatch(url.path)
+            if match:
+                request.match = match
+                response = handler(request)
+                if "truncate" in self.faults and nth == 4 and response.status == 200:
+                    self._send(response, truncate=True)
+                else:
+                    self._send(response)
+                return
+        self._send(json_response({"error": f"no such endpoint: {url.path}"}, 404))
 
-    def _json(self, status: int, body: str) -> None:
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
+    def _send(self, response: Response, truncate: bool = False) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        # A truncated body promises more bytes than it sends, as a dropped connection does.
+        self.wfile.write(response.body[: len(response.body) // 2] if truncate else response.body)
 
 
-def serve(port: int, token: str, scale: organisation.Scale) -> ThreadingHTTPServer:
-    handler = type("BoundHandler", (Handler,), {"scale": scale, "token": token})
-    return ThreadingHTTPServer(("127.0.0.1", port), handler)
+def serve(port: int, token: str, scale: organisation.Scale, faults: Faults | None = None
+          ) -> ThreadingHTTPServer:
+    handler = type("BoundHandler", (Handler,), {
+        "scale": scale, "token": token, "faults": faults or Faults(), "seen": Counter(),
+        "lock": threading.Lock()})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    return server
 
 
 def main() -> None:
@@ -109,13 +102,16 @@ def main() -> None:
     parser.add_argument("--employees", type=int, default=organisation.Scale.employees)
     parser.add_argument("--months", type=int, default=organisation.Scale.months)
     parser.add_argument("--seed", type=int, default=organisation.Scale.seed)
+    parser.add_argument("--faults", default=os.environ.get("SVW_SIM_FAULTS", ""),
+                        help="comma-separated fault switches (see simulator/api.py)")
     args = parser.parse_args()
     token = os.environ.get("SVW_SOURCE_TOKEN")
     if not token:
         raise SystemExit("SVW_SOURCE_TOKEN is not set: the simulator checks the same bearer token "
                          "the connectors send")
     logging.basicConfig(level=logging.WARNING)
-    server = serve(args.port, token, organisation.Scale(args.employees, args.months, args.seed))
+    server = serve(args.port, token, organisation.Scale(args.employees, args.months, args.seed),
+                   Faults.parse(args.faults))
     print(f"simulator listening on http://127.0.0.1:{args.port}", flush=True)
     server.serve_forever()
 

@@ -1,0 +1,3 @@
+"""Simulator file drops for activity_events (see simulator/drops.py)."""
+
+DROPS: dict = {}

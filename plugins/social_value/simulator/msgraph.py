@@ -1,0 +1,3 @@
+"""Simulator routes for msgraph (see simulator/api.py)."""
+
+ROUTES: list = []

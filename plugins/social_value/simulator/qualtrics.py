@@ -1,0 +1,3 @@
+"""Simulator file drops for qualtrics (see simulator/drops.py)."""
+
+DROPS: dict = {}

@@ -1,0 +1,3 @@
+"""Simulator routes for salesforce (see simulator/api.py)."""
+
+ROUTES: list = []

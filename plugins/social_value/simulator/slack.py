@@ -1,0 +1,3 @@
+"""Simulator file drops for slack (see simulator/drops.py)."""
+
+DROPS: dict = {}

@@ -1,0 +1,3 @@
+"""Simulator routes for surveymonkey (see simulator/api.py)."""
+
+ROUTES: list = []

@@ -1,0 +1,58 @@
+"""Viva Engage network data export: `GET /api/v1/export?since=&until=&model=...` → ZIP of CSVs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from datetime import datetime
+
+from social_value.simulator import organisation
+from social_value.simulator.api import Request, Response, json_response
+
+EXPORT_FILES = {
+    "User": ("Users.csv", organisation.users),
+    "Group": ("Groups.csv", organisation.groups),
+    "Message": ("Messages.csv", organisation.messages),
+}
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def write_export(out, scale: organisation.Scale, since: datetime, until: datetime,
+                 models: list[str]) -> None:
+    """Write the export ZIP for one window; messages by created_at in [since, until)."""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for model in models:
+            if model not in EXPORT_FILES:
+                continue
+            name, rows = EXPORT_FILES[model]
+            with archive.open(name, "w") as raw:
+                text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+                writer = None
+                for row in rows(scale):
+                    if model == "Message" and not since <= _parse_time(row["created_at"]) < until:
+                        continue
+                    if writer is None:
+                        writer = csv.DictWriter(text, fieldnames=list(row))
+                        writer.writeheader()
+                    writer.writerow(row)
+                text.flush()
+                text.detach()
+
+
+def export(request: Request) -> Response:
+    try:
+        since = _parse_time(request.arg("since"))
+        until = _parse_time(request.arg("until", "2999-01-01T00:00:00Z"))
+    except (TypeError, ValueError):
+        return json_response({"error": "since (ISO-8601) is required"}, 400)
+    body = io.BytesIO()
+    write_export(body, request.scale, since, until, request.query.get("model", list(EXPORT_FILES)))
+    return Response(200, body.getvalue(), "application/zip")
+
+
+ROUTES = [(re.compile(r"/api/v1/export"), export)]
