@@ -1,14 +1,21 @@
 """
 ### ingest_intranet
 
-Pulls the intranet's activity into `raw_viva_engage`: the Viva Engage network data export for the
-window since the stored watermark (overlapping a day for late messages), merged on message, user
-and group ids so reruns and overlaps never duplicate. Emits the `raw_intranet` Asset that
-`build_warehouse` is scheduled on.
+Pulls the intranet's activity into the raw_* landing schemas, each source incrementally and merged
+on its own keys, so reruns and overlapping windows never duplicate:
 
-Connections: `viva_engage` (http: host = base URL, password = Verified Admin token),
-`svw_loader` (postgres, the loader role). The task log shows rows read, changed and quarantined
-per file and the new watermark.
+- `viva_engage_export` → `raw_viva_engage`: the Viva Engage network data export (users, groups,
+  messages) for the window since the stored watermark, overlapping a day for late messages.
+- `msgraph_activity` → `raw_msgraph`: Graph's daily Viva Engage activity report (likes, reads per
+  user) for every day since the last loaded one.
+- `slack_export` → `raw_slack`: Slack workspace export ZIPs dropped in `$SVW_DROP_DIR/slack/`.
+- `activity_events` → `raw_activity_events`: view/download events files (NDJSON or CSV, see the
+  README) dropped in `$SVW_DROP_DIR/activity_events/`.
+
+Each task emits the `raw_intranet` Asset that `build_warehouse` is scheduled on, and logs rows read,
+changed and quarantined and the new watermark. Connections: `viva_engage`, `msgraph` (http: host =
+base URL, password = token) and `svw_loader` (postgres, the loader role). Failures a retry cannot fix
+(bad token, missing privilege) fail at once; timeouts and 5xx are retried with backoff.
 """
 
 from datetime import timedelta
@@ -33,22 +40,61 @@ def ingest_intranet():
     def viva_engage_export(data_interval_end=None) -> dict:
         import os
 
-        from social_value.airflow_connections import (
-            LOADER_CONN_ID,
-            VIVA_ENGAGE_CONN_ID,
-            http_source,
-            warehouse_url,
-        )
+        from social_value.airflow_connections import LOADER_CONN_ID, http_source, warehouse_url
         from social_value.ingest.intranet import SourceConnection, ingest_viva_engage
         from social_value.task_errors import fail_fast_on_permanent_errors
 
         with fail_fast_on_permanent_errors():
-            base_url, token = http_source(VIVA_ENGAGE_CONN_ID)
-            until = min(data_interval_end or pendulum.now("UTC"), pendulum.now("UTC"))
+            base_url, token = http_source("viva_engage")
             return ingest_viva_engage(warehouse_url(LOADER_CONN_ID), SourceConnection(base_url, token),
-                                      until, pseudonym_key=os.environ.get("SVW_PSEUDONYM_KEY"))
+                                      _until(data_interval_end),
+                                      pseudonym_key=os.environ.get("SVW_PSEUDONYM_KEY"))
+
+    @task(outlets=[RAW_INTRANET])
+    def msgraph_activity(data_interval_end=None) -> dict:
+        from social_value.airflow_connections import (
+            LOADER_CONN_ID,
+            connection_extra,
+            http_source,
+            warehouse_url,
+        )
+        from social_value.ingest.intranet import SourceConnection, ingest_msgraph
+        from social_value.task_errors import fail_fast_on_permanent_errors
+
+        with fail_fast_on_permanent_errors():
+            base_url, token = http_source("msgraph")
+            history = int(connection_extra("msgraph").get("history_days", 28))
+            return ingest_msgraph(warehouse_url(LOADER_CONN_ID), SourceConnection(base_url, token),
+                                  _until(data_interval_end), history_days=history)
+
+    @task(outlets=[RAW_INTRANET])
+    def slack_export() -> dict:
+        from social_value.airflow_connections import LOADER_CONN_ID, drop_dir, warehouse_url
+        from social_value.ingest.intranet import ingest_slack_drop
+        from social_value.task_errors import fail_fast_on_permanent_errors
+
+        with fail_fast_on_permanent_errors():
+            return ingest_slack_drop(warehouse_url(LOADER_CONN_ID), drop_dir())
+
+    @task(outlets=[RAW_INTRANET])
+    def activity_events() -> dict:
+        from social_value.airflow_connections import LOADER_CONN_ID, drop_dir, warehouse_url
+        from social_value.ingest.intranet import ingest_activity_events_drop
+        from social_value.task_errors import fail_fast_on_permanent_errors
+
+        with fail_fast_on_permanent_errors():
+            return ingest_activity_events_drop(warehouse_url(LOADER_CONN_ID), drop_dir())
 
     viva_engage_export()
+    msgraph_activity()
+    slack_export()
+    activity_events()
+
+
+def _until(data_interval_end):
+    """The end of the window to load: the run's interval end, never in the future."""
+    now = pendulum.now("UTC")
+    return min(data_interval_end or now, now)
 
 
 ingest_intranet()

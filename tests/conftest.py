@@ -29,8 +29,12 @@ SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 
 @pytest.fixture(scope="session")
 def env() -> dict[str, str]:
-    """The full runtime environment (starts the embedded Postgres when no URL is configured)."""
+    """The full runtime environment (starts the embedded Postgres when no URL is configured), with
+    the warehouse set up (schemas, roles, key) as `make demo` and the build DAG do."""
+    from social_value.warehouse_setup import role_passwords, setup
+
     runtime.apply_env()
+    setup(os.environ["SVW_WAREHOUSE_URL"], os.environ["SVW_PSEUDONYM_KEY"], role_passwords())
     return dict(os.environ)
 
 

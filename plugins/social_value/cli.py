@@ -220,7 +220,8 @@ def cmd_demo(_: argparse.Namespace) -> None:
     print()
     print(report.terminal_summary(
         bi_url=bi_reader_url(),
-        ingest=task_results("ingest_intranet", ingest_runs["ingest_intranet"]),
+        ingest={task: summary for dag_id, run_id in ingest_runs.items()
+                for task, summary in task_results(dag_id, run_id).items()},
         build=task_results("build_warehouse", build_run)))
 
 

@@ -42,6 +42,15 @@ create table if not exists raw_meta.watermarks (
     updated_at timestamptz not null default now(),
     primary key (source, stream)
 );
+create table if not exists raw_meta.files (
+    source text not null,
+    path text not null,
+    sha256 text not null,
+    size_bytes bigint not null,
+    load_id bigint not null references raw_meta.loads (load_id),
+    loaded_at timestamptz not null default now(),
+    primary key (source, path, sha256)
+);
 create table if not exists raw_meta.erasures (
     person_key text primary key,
     viva_engage_user_ids text[] not null default '{}',
@@ -83,6 +92,14 @@ class BatchStats:
 
 class QuarantineError(Exception):
     """A record that cannot be landed as it is; the reason goes to raw_meta.quarantine."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A reader's verdict on input it could not parse (a broken line, bad bytes): quarantined as is."""
+
+    reason: str
+    payload: str
 
 
 def ensure_table(conn: psycopg.Connection, table: RawTable) -> None:
@@ -139,6 +156,30 @@ def set_watermark(conn: psycopg.Connection, source: str, stream: str, value: dat
         "load_id = excluded.load_id, updated_at = now()", (source, stream, value, load_id))
 
 
+def file_digest(path) -> tuple[str, int]:
+    """sha256 and size of a dropped file, read in chunks."""
+    import hashlib
+
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def file_already_loaded(conn: psycopg.Connection, source: str, path: str, sha256: str) -> bool:
+    """A dropped file with these exact contents was landed before (a changed file is loaded again)."""
+    return conn.execute("select 1 from raw_meta.files where source = %s and path = %s and sha256 = %s",
+                        (source, path, sha256)).fetchone() is not None
+
+
+def record_file(conn: psycopg.Connection, source: str, path: str, sha256: str, size: int,
+                load_id: int) -> None:
+    conn.execute("insert into raw_meta.files (source, path, sha256, size_bytes, load_id) "
+                 "values (%s, %s, %s, %s, %s) on conflict do nothing", (source, path, sha256, size, load_id))
+
+
 def _clean(record: Mapping[str, str | None], table: RawTable, stats: BatchStats
            ) -> tuple[list[str | None], str | None]:
     """The record as a row of the table's columns plus its unknown columns as JSON."""
@@ -178,6 +219,9 @@ def merge_batch(conn: psycopg.Connection, table: RawTable, records: Iterable[tup
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
         for origin, record in records:
             stats.read += 1
+            if isinstance(record, Rejected):
+                rejected.append((origin, record.reason, record.payload))
+                continue
             try:
                 values, extra = _clean(record, table, stats)
             except QuarantineError as reason:
@@ -188,6 +232,7 @@ def merge_batch(conn: psycopg.Connection, table: RawTable, records: Iterable[tup
         quarantine(conn, load_id, source, table.name, origin, reason, record)
     stats.quarantined += len(rejected)
     stats.loaded += _merge_stage(conn, table, stage, load_id)
+    conn.execute(sql.SQL("drop table {}").format(stage))  # a batch may merge into one table again
     if stats.unknown_columns:
         log.warning("%s.%s: kept unknown columns in _extra: %s", table.schema, table.name,
                     ", ".join(sorted(stats.unknown_columns)))

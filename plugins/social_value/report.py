@@ -15,6 +15,20 @@ def _fmt(value, key: str) -> str:
     return f"{float(value):,.0f}"
 
 
+def _rows_read(summary: dict | None) -> str:
+    """'users 60, messages 1103' from a task's summary (per table, or per file and table)."""
+    if not summary:
+        return "skipped"
+    tables = dict(summary.get("tables") or {})
+    for per_file in (summary.get("files") or {}).values():
+        for name, counts in per_file.items():
+            tables[name] = {"read": tables.get(name, {"read": 0})["read"] + counts["read"]}
+    text = ", ".join(f"{name} {counts['read']:,}" for name, counts in tables.items())
+    if summary.get("unchanged"):
+        text += (", " if text else "") + f"{len(summary['unchanged'])} file(s) unchanged"
+    return text or "nothing new"
+
+
 def terminal_summary(bi_url: str, ingest: dict, build: dict) -> str:
     with psycopg.connect(bi_url) as conn:
         months = [row[0] for row in conn.execute(
@@ -42,11 +56,10 @@ def terminal_summary(bi_url: str, ingest: dict, build: dict) -> str:
             lines.append(f"    {unit:<14}{'·' if suppressed else _fmt(value, 'active_users'):>8}")
     dbt = build.get("dbt_build") or {}
     gx = build.get("validate_marts") or {}
-    load = ingest.get("viva_engage_export") or {}
-    loaded = ", ".join(f"{t} {c['read']}" for t, c in (load.get("tables") or {}).items())
+    lines += ["", "  this run's ingest (rows read since each source's watermark; unchanged files skipped):"]
+    for task_id, summary in sorted(ingest.items()):
+        lines.append(f"    {task_id:<28}{_rows_read(summary)}")
     lines += [
-        "",
-        f"  this ingest (load {load.get('load_id', '?')}, rows read since the last watermark): {loaded}",
         f"  guarded by: {dbt.get('tests_passed', '?')}/{dbt.get('tests', '?')} dbt tests passed, "
         f"{gx.get('passed', '?')}/{gx.get('evaluated', '?')} GX expectations passed (checkpoint marts)",
         "",

@@ -17,6 +17,8 @@ from social_value.warehouse_setup import ROLES as ROLE_PASSWORDS
 SIMULATOR_PORT_DEFAULT = 8765
 # Airflow connection ids of the HTTP sources the simulator serves in the embedded default.
 SIMULATED_HTTP_SOURCES = ("viva_engage", "msgraph", "salesforce", "surveymonkey")
+# The simulator serves Graph's daily reports for its whole period, not just the last 30 days.
+SIMULATED_EXTRAS = {"msgraph": {"history_days": 200}}
 _DERIVED = {"SVW_WAREHOUSE_URL", "SVW_GX_CONNECTION_STRING", "PYTHONPATH"}
 
 
@@ -82,7 +84,8 @@ def build_env(start_embedded: bool = True) -> dict[str, str]:
         # Every HTTP source points at the simulator, with the same bearer token.
         for conn_id in SIMULATED_HTTP_SOURCES:
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
-                {"conn_type": "http", "host": sim, "password": env["SVW_SOURCE_TOKEN"]})
+                {"conn_type": "http", "host": sim, "password": env["SVW_SOURCE_TOKEN"],
+                 "extra": SIMULATED_EXTRAS.get(conn_id, {})})
         env["SVW_DROP_DIR"] = str(settings.STATE_DIR / "drops")
     p = _parts(url)
     env.update({

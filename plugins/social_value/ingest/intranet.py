@@ -1,4 +1,5 @@
-"""Ingest the intranet: pull the Viva Engage export since the stored watermark and land it.
+"""Ingest the intranet: the Viva Engage export, Graph's daily activity reports, Slack exports and
+activity events files.
 
 The window overlaps the previous one by OVERLAP so late-arriving messages are not missed; merging
 on the source ids makes the overlap harmless. Data and watermark commit together.
@@ -10,16 +11,22 @@ import logging
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 
 from social_value import erasure, loader
+from social_value.connectors import activity_events
+from social_value.connectors import msgraph_reports as msgraph
+from social_value.connectors import slack_export as slack
 from social_value.connectors import viva_engage_export as export
+from social_value.ingest import file_drops
 
 log = logging.getLogger(__name__)
 
 SOURCE = "viva_engage"
 OVERLAP = timedelta(days=1)
+OVERLAP_DAYS = 2  # Graph may revise a day's counts shortly after
 # The export's earliest useful date when no watermark exists yet (full history).
 HISTORY_START = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -103,3 +110,83 @@ def ingest_viva_engage(warehouse_url: str, source: SourceConnection, until: date
         finally:
             if zip_path:
                 zip_path.unlink(missing_ok=True)
+
+
+def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime,
+                   schema: str = msgraph.SCHEMA, history_days: int = 28) -> dict:
+    """Land the daily Viva Engage activity reports (likes, reads) since the last loaded day.
+
+    Graph keeps about 30 days of daily reports, so a first run reaches back `history_days`
+    (connection extra `history_days`); later runs re-read the last OVERLAP_DAYS days, whose
+    counts Graph may still revise, and every day after them up to yesterday.
+    """
+    last_day = (until - timedelta(days=1)).date()
+    table = msgraph.table(schema)
+    with psycopg.connect(warehouse_url) as conn:
+        watermark = loader.get_watermark(conn, "msgraph", schema)
+        first_day = (watermark.date() - timedelta(days=OVERLAP_DAYS) if watermark
+                     else last_day - timedelta(days=history_days - 1))
+        load_id = loader.start_load(conn, "msgraph", (first_day, last_day))
+        summary = {"load_id": load_id, "first_day": first_day.isoformat(), "last_day": last_day.isoformat(),
+                   "days": 0, "concealed_rows": 0, "tables": {}}
+        stats = loader.BatchStats()
+        try:
+            day = first_day
+            while day <= last_day:
+                path = msgraph.fetch_user_detail(source.base_url, source.token, day)
+                try:
+                    rows = list(msgraph.read_report(path))  # one day: a row per person at most
+                finally:
+                    path.unlink(missing_ok=True)
+                summary["concealed_rows"] += sum(msgraph.is_concealed(row) for row in rows)
+                loader.merge_batch(conn, table, loader.tagged(f"graph:{day.isoformat()}", rows), load_id,
+                                   "msgraph", stats)
+                summary["days"] += 1
+                day += timedelta(days=1)
+            if summary["concealed_rows"]:
+                log.warning("load %s: %d report rows have concealed names (32-hex hashes): they count in "
+                            "'ALL' likes and reads but cannot be joined to a person", load_id,
+                            summary["concealed_rows"])
+            summary["tables"][table.name] = file_drops.counts(stats)
+            loader.set_watermark(conn, "msgraph", schema,
+                                 datetime.combine(last_day, datetime.min.time(), UTC), load_id)
+            loader.finish_load(conn, load_id, stats)
+            conn.commit()
+            log.info("load %s: %d day(s), %d rows read, %d changed", load_id, summary["days"], stats.read,
+                     stats.loaded)
+            return summary
+        except Exception as error:
+            loader.fail_load(conn, load_id, f"{type(error).__name__}: {error}")
+            raise
+
+
+def ingest_slack_drop(warehouse_url: str, drop_dir: Path, schema: str = slack.SCHEMA) -> dict:
+    """Land every Slack workspace export ZIP under <drop_dir>/slack."""
+    folder = drop_dir / "slack"
+    tables = slack.tables(schema)
+
+    def land(conn: psycopg.Connection, path: Path, load_id: int) -> dict:
+        out = {}
+        with zipfile.ZipFile(path) as archive:
+            for name, reader in (("users", slack.read_users), ("channels", slack.read_channels),
+                                 ("messages", slack.read_messages)):
+                rows = loader.tagged(f"{path.name}:{name}", reader(archive))
+                out[name] = file_drops.counts(loader.merge_batch(conn, tables[name], rows, load_id, "slack"))
+        return out
+
+    return file_drops.ingest_files(warehouse_url, "slack", folder, sorted(folder.glob("*.zip")), land)
+
+
+def ingest_activity_events_drop(warehouse_url: str, drop_dir: Path,
+                                schema: str = activity_events.SCHEMA) -> dict:
+    """Land every events file (NDJSON or CSV) under <drop_dir>/activity_events."""
+    folder = drop_dir / "activity_events"
+    table = activity_events.table(schema)
+
+    def land(conn: psycopg.Connection, path: Path, load_id: int) -> dict:
+        rows = loader.tagged(path.name, activity_events.read_events(path))
+        stats = loader.merge_batch(conn, table, rows, load_id, "activity_events")
+        return {"events": file_drops.counts(stats)}
+
+    files = activity_events.event_files(folder) if folder.exists() else []
+    return file_drops.ingest_files(warehouse_url, "activity_events", folder, files, land)

@@ -1,3 +1,65 @@
-"""Simulator file drops for activity_events (see simulator/drops.py)."""
+"""Generic activity events (file drop): views and downloads from the intranet's pages and documents.
 
-DROPS: dict = {}
+The project's own open format (README, "Activity events"): one event per NDJSON line or CSV row with
+event_id, occurred_at (ISO-8601 with offset), user_email, event_type (view | download | share | ...),
+object_type, object_id. The simulator writes most of the period as NDJSON and the last month as CSV,
+so both readers are exercised.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from datetime import timedelta, timezone
+from pathlib import Path
+
+from social_value.simulator import organisation
+from social_value.simulator.api import Faults
+from social_value.simulator.organisation import Scale
+
+FIELDS = ["event_id", "occurred_at", "user_email", "event_type", "object_type", "object_id"]
+AMSTERDAM = timezone(timedelta(hours=2))
+
+
+def events(scale: Scale):
+    rnd = random.Random(f"{scale.seed}-events")
+    people = [u for u in organisation.users(scale) if not u["deleted_at"]]
+    day, n = scale.start, 0
+    while day <= scale.end:
+        for _ in range(rnd.randint(scale.employees // 3, scale.employees)):
+            person = rnd.choice(people)
+            moment = day + timedelta(minutes=rnd.randint(420, 1140))
+            n += 1
+            kind = rnd.choices(["view", "download", "share"], weights=[80, 15, 5])[0]
+            yield {"event_id": f"evt-{n:09d}", "occurred_at": moment.astimezone(AMSTERDAM).isoformat(),
+                   "user_email": person["email"], "event_type": kind,
+                   "object_type": "document" if kind == "download" else rnd.choice(["page", "document"]),
+                   "object_id": f"obj-{rnd.randint(1, 400)}"}
+        day += timedelta(days=1)
+
+
+def _last_month_start(scale: Scale):
+    return scale.end.replace(day=1, hour=0, minute=0, second=0)
+
+
+def write_ndjson(path: Path, scale: Scale, faults: Faults) -> None:
+    cut = _last_month_start(scale)
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        for event in events(scale):
+            if event["occurred_at"] < cut.astimezone(AMSTERDAM).isoformat():
+                out.write(json.dumps(event) + "\n")
+
+
+def write_csv(path: Path, scale: Scale, faults: Faults) -> None:
+    cut = _last_month_start(scale).astimezone(AMSTERDAM).isoformat()
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=FIELDS)
+        writer.writeheader()
+        for event in events(scale):
+            if event["occurred_at"] >= cut:
+                writer.writerow(event)
+
+
+DROPS = {"activity_events/events-history.ndjson": write_ndjson,
+         "activity_events/events-last-month.csv": write_csv}

@@ -1,3 +1,85 @@
-"""Simulator routes for msgraph (see simulator/api.py)."""
+"""Microsoft Graph Viva Engage activity report, per day: likes and reads per user.
 
-ROUTES: list = []
+`GET /v1.0/reports/getYammerActivityUserDetail(date=YYYY-MM-DD)` answers 302 to the CSV, as Graph
+does. Columns as Graph writes them (with a BOM); empty counts are "" rather than 0. With the
+`concealed_names` switch, user names are 32-hex hashes, as in tenants that conceal them. Unlike
+Graph (about 30 days back), any day of the simulated period can be asked for.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import random
+import re
+from datetime import date, datetime, timedelta
+
+from social_value.simulator import organisation
+from social_value.simulator.api import Request, Response, json_response
+from social_value.simulator.organisation import Scale
+
+COLUMNS = ["Report Refresh Date", "User Principal Name", "Display Name", "User State", "State Change Date",
+           "Last Activity Date", "Posted Count", "Read Count", "Liked Count", "Assigned Products",
+           "Report Period"]
+
+
+def day_rows(scale: Scale, day: date, concealed: bool = False) -> list[dict]:
+    """One row per person registered that day; counts drawn per (seed, day, person)."""
+    rows = []
+    moment = datetime(day.year, day.month, day.day, 12, tzinfo=scale.end.tzinfo)
+    for user in organisation.users(scale):
+        if not organisation._is_member(user, moment):
+            continue
+        rnd = random.Random(f"{scale.seed}-graph-{day.isoformat()}-{user['id']}")
+        weekend = day.weekday() >= 5
+        reads = 0 if weekend or rnd.random() < 0.35 else rnd.randint(1, 25)
+        likes = 0 if reads == 0 or rnd.random() < 0.5 else rnd.randint(1, 6)
+        upn = _conceal(user["email"]) if concealed else user["email"]
+        rows.append({
+            "Report Refresh Date": day.isoformat(), "User Principal Name": upn,
+            "Display Name": _conceal(user["name"]) if concealed else user["name"],
+            "User State": "Active", "State Change Date": "",
+            "Last Activity Date": day.isoformat() if reads else "",
+            "Posted Count": "", "Read Count": str(reads) if reads else "",
+            "Liked Count": str(likes) if likes else "", "Assigned Products": "MICROSOFT 365 E3",
+            "Report Period": "1"})
+    return rows
+
+
+def _conceal(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest().upper()  # 32 hex digits, as Graph shows them
+
+
+def report(request: Request) -> Response:
+    location = f"{request.base_url}/reports-download/yammer-activity-user-detail/{request.match['day']}.csv"
+    return Response(302, b"", "text/plain", {"Location": location})
+
+
+def download(request: Request) -> Response:
+    try:
+        day = date.fromisoformat(request.match["day"])
+    except ValueError:
+        return json_response({"error": {"code": "BadRequest", "message": "invalid date"}}, 400)
+    if not request.scale.start.date() <= day <= request.scale.end.date():
+        rows = []
+    else:
+        rows = day_rows(request.scale, day, "concealed_names" in request.faults)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(200, ("\ufeff" + out.getvalue()).encode(), "application/octet-stream")
+
+
+ROUTES = [
+    (re.compile(r"/v1\.0/reports/getYammerActivityUserDetail\(date=(?P<day>\d{4}-\d{2}-\d{2})\)"), report),
+    (re.compile(r"/reports-download/yammer-activity-user-detail/(?P<day>[0-9-]+)\.csv"), download),
+]
+
+
+def days(scale: Scale):
+    day = scale.start.date()
+    while day <= scale.end.date():
+        yield day
+        day += timedelta(days=1)

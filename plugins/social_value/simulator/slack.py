@@ -1,3 +1,127 @@
-"""Simulator file drops for slack (see simulator/drops.py)."""
+"""Slack workspace export (file drop): a ZIP of channels.json, users.json, integration_logs.json
+and one folder per channel of `YYYY-MM-DD.json` message arrays, as Slack writes it.
 
-DROPS: dict = {}
+Slack is the organisation's second platform: most people also have a Slack account (same email),
+two bots post too, people join channels, start threads, reply and react.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import zipfile
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from social_value.simulator import organisation
+from social_value.simulator.api import Faults
+from social_value.simulator.organisation import Scale
+
+CHANNELS = ["algemeen", "klantverhalen", "it-hulp", "sales-team"]
+REACTIONS = ["+1", "heart", "tada", "eyes", "raised_hands"]
+
+
+def members(scale: Scale) -> list[dict]:
+    """Slack users: about 70% of the intranet's people, plus two bots without email."""
+    result = []
+    for n, user in enumerate(organisation.users(scale)):
+        if n % 10 < 7:
+            result.append({
+                "id": f"U{n:08X}", "team_id": "T0SIMULATE", "name": user["email"].split("@")[0],
+                "real_name": user["name"], "deleted": bool(user["deleted_at"]), "is_bot": False,
+                "tz": "Europe/Amsterdam",
+                "profile": {"email": user["email"], "real_name": user["name"], "title": user["job_title"]},
+                "_joined": user["joined_at"], "_left": user["deleted_at"]})
+    for n, name in enumerate(["deploybot", "weekstart"]):
+        result.append({"id": f"UB{n:07X}", "team_id": "T0SIMULATE", "name": name, "real_name": name,
+                       "deleted": False, "is_bot": True, "profile": {"real_name": name},
+                       "_joined": "2020-01-01T00:00:00Z", "_left": ""})
+    return result
+
+
+def _ts(moment: datetime, n: int) -> str:
+    return f"{int(moment.timestamp())}.{n:06d}"
+
+
+def channel_messages(scale: Scale) -> dict[str, dict[str, list[dict]]]:
+    """channel → day → messages; small enough per day to build, generated day by day."""
+    rnd = random.Random(f"{scale.seed}-slack")
+    people = [m for m in members(scale) if not m["is_bot"]]
+    bots = [m for m in members(scale) if m["is_bot"]]
+    out: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    day, counter = scale.start, 0
+    while day <= scale.end:
+        for channel in CHANNELS:
+            for _ in range(rnd.randint(0, max(1, scale.employees // 20))):
+                author = rnd.choice(people)
+                moment = day + timedelta(minutes=rnd.randint(480, 1080))
+                if not _present(author, moment):
+                    continue
+                counter += 1
+                ts = _ts(moment, counter)
+                message = {"type": "message", "user": author["id"], "text": rnd.choice([
+                    "Weet iemand hoe dit werkt?", "Dank voor de hulp! #intranetwerkt",
+                    "Klant was blij met de demo #watdeklantvindt", "Printer doet het weer niet #gedoe",
+                    "Zie https://intranet.example.org/page#anchor voor details"]), "ts": ts,
+                    "blocks": [], "client_msg_id": f"{counter:08x}-sim"}
+                replies = []
+                for _ in range(rnd.choice([0, 0, 1, 2])):
+                    replier = rnd.choice(people)
+                    moment += timedelta(minutes=rnd.randint(2, 240))
+                    if moment > scale.end or not _present(replier, moment):
+                        continue
+                    counter += 1
+                    reply_ts = _ts(moment, counter)
+                    replies.append({"user": replier["id"], "ts": reply_ts})
+                    out[channel][moment.strftime("%Y-%m-%d")].append({
+                        "type": "message", "user": replier["id"], "text": "Top, dank je!",
+                        "ts": reply_ts, "thread_ts": ts, "parent_user_id": author["id"]})
+                if replies:
+                    message.update(thread_ts=ts, reply_count=len(replies),
+                                   reply_users=sorted({r["user"] for r in replies}), replies=replies)
+                if rnd.random() < 0.5:
+                    fans = rnd.sample(people, k=rnd.randint(1, 4))
+                    message["reactions"] = [{"name": rnd.choice(REACTIONS), "users": [f["id"] for f in fans],
+                                             "count": len(fans)}]
+                out[channel][day.strftime("%Y-%m-%d")].append(message)
+        if rnd.random() < 0.3:
+            counter += 1
+            out["algemeen"][day.strftime("%Y-%m-%d")].append({
+                "type": "message", "subtype": "bot_message", "bot_id": "B0WEEKSTART",
+                "username": bots[1]["name"], "text": "Goedemorgen! Nieuwe week.",
+                "ts": _ts(day + timedelta(hours=8), counter)})
+        day += timedelta(days=1)
+    for channel in out.values():  # Slack writes each day's messages in time order
+        for messages in channel.values():
+            messages.sort(key=lambda m: float(m["ts"]))
+    return out
+
+
+def _present(member: dict, moment: datetime) -> bool:
+    joined = datetime.fromisoformat(member["_joined"].replace("Z", "+00:00"))
+    left = member["_left"] and datetime.fromisoformat(member["_left"].replace("Z", "+00:00"))
+    return joined <= moment and not (left and left <= moment)
+
+
+def write_export(path: Path, scale: Scale, faults: Faults) -> None:
+    people = members(scale)
+    messages = channel_messages(scale)
+    creator = people[0]["id"]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("users.json", json.dumps(
+            [{k: v for k, v in m.items() if not k.startswith("_")} for m in people], ensure_ascii=False))
+        archive.writestr("channels.json", json.dumps([
+            {"id": f"C{n:08X}", "name": name, "created": int(datetime(2020, 1, 1, tzinfo=UTC).timestamp()),
+             "creator": creator, "is_archived": False, "is_general": name == "algemeen",
+             "members": [m["id"] for m in people if not m["is_bot"]][: 10 + n],
+             "topic": {"value": "", "creator": "", "last_set": 0},
+             "purpose": {"value": f"Kanaal {name}", "creator": creator, "last_set": 0}}
+            for n, name in enumerate(CHANNELS)]))
+        archive.writestr("integration_logs.json", "[]")
+        for channel, days in sorted(messages.items()):
+            for day, day_messages in sorted(days.items()):
+                archive.writestr(f"{channel}/{day}.json", json.dumps(day_messages, ensure_ascii=False))
+
+
+DROPS = {"slack/workspace-export.zip": write_export}

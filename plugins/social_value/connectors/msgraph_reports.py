@@ -1,0 +1,51 @@
+"""Microsoft Graph Viva Engage activity reports: one CSV per day of likes, reads and posts per user.
+
+`GET {base}/v1.0/reports/getYammerActivityUserDetail(date=YYYY-MM-DD)` answers 302 to the CSV;
+requests follows it. Headers are read by name and landed under snake_case names; empty counts ("")
+land as NULL, which staging reads as 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+from social_value.connectors.http import download
+from social_value.loader import RawTable
+
+SCHEMA = "raw_msgraph"
+HEADERS = ["Report Refresh Date", "User Principal Name", "Display Name", "User State", "State Change Date",
+           "Last Activity Date", "Posted Count", "Read Count", "Liked Count", "Assigned Products",
+           "Report Period"]
+CONCEALED = re.compile(r"[0-9A-Fa-f]{32}")
+
+
+def column_name(header: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", header.strip().lower()).strip("_")
+
+
+COLUMNS = tuple(column_name(h) for h in HEADERS)
+
+
+def table(schema: str = SCHEMA) -> RawTable:
+    return RawTable(schema, "yammer_activity_user_detail", COLUMNS,
+                    key=("report_refresh_date", "user_principal_name"))
+
+
+def fetch_user_detail(base_url: str, token: str, day: date) -> Path:
+    url = f"{base_url.rstrip('/')}/v1.0/reports/getYammerActivityUserDetail(date={day.isoformat()})"
+    return download(url, token)
+
+
+def read_report(path: Path) -> Iterator[dict]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for row in csv.DictReader(handle):
+            yield {column_name(k): v for k, v in row.items() if k is not None}
+
+
+def is_concealed(row: dict) -> bool:
+    """Tenants that conceal names show 32-hex hashes instead of principal names."""
+    return bool(CONCEALED.fullmatch(row.get("user_principal_name") or ""))
