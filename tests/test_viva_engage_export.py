@@ -10,7 +10,7 @@ import pytest
 from social_value.connectors import viva_engage_export as export
 from social_value.connectors.http import SourceError
 from social_value.ingest.intranet import SourceConnection, ingest_viva_engage
-from social_value.simulator import organisation
+from social_value.simulator import organisation, viva_engage
 
 WINDOW = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
 
@@ -27,7 +27,7 @@ def test_export_reads_every_file_by_header(simulator):
         path.unlink()
     scale = organisation.Scale(employees=30, months=3)
     assert len(users) == 30
-    assert len(messages) == sum(1 for _ in organisation.messages(scale))
+    assert len(messages) == sum(1 for _ in viva_engage.messages(scale))
     assert set(export.USER_COLUMNS) == set(users[0])
     assert all(m["sender_type"] == "User" for m in messages)
 
@@ -60,7 +60,7 @@ def test_ingest_twice_leaves_identical_raw_tables(warehouse_url, conn, simulator
     assert first["window_start"].startswith("2000-01-01"), "no watermark yet: full history"
     assert second["window_start"].startswith("2026-10-31"), "then from the watermark less a day"
     messages, users = first["tables"]["messages"], first["tables"]["users"]
-    assert messages["read"] + messages["skipped_erased"] == sum(1 for _ in organisation.messages(scale))
+    assert messages["read"] + messages["skipped_erased"] == sum(1 for _ in viva_engage.messages(scale))
     assert len(before["messages"]) == messages["read"]
     assert len(before["users"]) + users["skipped_erased"] == 30
     assert all(counts["changed"] == 0 for counts in second["tables"].values())

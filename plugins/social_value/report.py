@@ -16,13 +16,10 @@ def _fmt(value, key: str) -> str:
 
 
 def _rows_read(summary: dict | None) -> str:
-    """'users 60, messages 1103' from a task's summary (per table, or per file and table)."""
+    """'users 60, messages 1103' from a task's summary (its per-table counts)."""
     if not summary:
         return "skipped"
-    tables = dict(summary.get("tables") or {})
-    for per_file in (summary.get("files") or {}).values():
-        for name, counts in per_file.items():
-            tables[name] = {"read": tables.get(name, {"read": 0})["read"] + counts["read"]}
+    tables = summary.get("tables") or {}
     text = ", ".join(f"{name} {counts['read']:,}" for name, counts in tables.items())
     if summary.get("unchanged"):
         text += (", " if text else "") + f"{len(summary['unchanged'])} file(s) unchanged"

@@ -21,7 +21,7 @@ LandFile = Callable[[psycopg.Connection, Path, int], dict]
 
 
 def ingest_files(warehouse_url: str, source: str, folder: Path, files: list[Path], land: LandFile) -> dict:
-    summary: dict = {"source": source, "load_id": None, "files": {}, "unchanged": []}
+    summary: dict = {"source": source, "load_id": None, "files": {}, "unchanged": [], "tables": {}}
     with psycopg.connect(warehouse_url) as conn:
         conn.execute(loader.META_DDL)
         pending = []
@@ -48,7 +48,10 @@ def ingest_files(warehouse_url: str, source: str, folder: Path, files: list[Path
                 loader.record_file(conn, source, name, digest, size, load_id)
             total = loader.BatchStats()
             for tables in summary["files"].values():
-                for counts in tables.values():
+                for name, counts in tables.items():
+                    table = summary["tables"].setdefault(name, {"read": 0, "changed": 0, "quarantined": 0})
+                    for key in table:
+                        table[key] += counts[key]
                     total.read += counts["read"]
                     total.loaded += counts["changed"]
                     total.quarantined += counts["quarantined"]

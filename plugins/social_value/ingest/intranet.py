@@ -135,12 +135,11 @@ def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime
             while day <= last_day:
                 path = msgraph.fetch_user_detail(source.base_url, source.token, day)
                 try:
-                    rows = list(msgraph.read_report(path))  # one day: a row per person at most
+                    rows = _counting_concealed(msgraph.read_report(path), summary)
+                    loader.merge_batch(conn, table, loader.tagged(f"graph:{day.isoformat()}", rows),
+                                       load_id, "msgraph", stats)
                 finally:
                     path.unlink(missing_ok=True)
-                summary["concealed_rows"] += sum(msgraph.is_concealed(row) for row in rows)
-                loader.merge_batch(conn, table, loader.tagged(f"graph:{day.isoformat()}", rows), load_id,
-                                   "msgraph", stats)
                 summary["days"] += 1
                 day += timedelta(days=1)
             if summary["concealed_rows"]:
@@ -158,6 +157,12 @@ def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime
         except Exception as error:
             loader.fail_load(conn, load_id, f"{type(error).__name__}: {error}")
             raise
+
+
+def _counting_concealed(rows, summary: dict):
+    for row in rows:
+        summary["concealed_rows"] += msgraph.is_concealed(row)
+        yield row
 
 
 def ingest_slack_drop(warehouse_url: str, drop_dir: Path, schema: str = slack.SCHEMA) -> dict:

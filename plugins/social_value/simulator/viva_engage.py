@@ -8,13 +8,20 @@ import re
 import zipfile
 from datetime import datetime
 
-from social_value.simulator import organisation
+from social_value.simulator import crm_world, organisation
 from social_value.simulator.api import Request, Response, json_response
+
+
+def messages(scale: organisation.Scale):
+    """Everyday conversation plus the messages that give opportunities their social support."""
+    yield from organisation.messages(scale)
+    yield from crm_world.support_messages(scale)
+
 
 EXPORT_FILES = {
     "User": ("Users.csv", organisation.users),
     "Group": ("Groups.csv", organisation.groups),
-    "Message": ("Messages.csv", organisation.messages),
+    "Message": ("Messages.csv", messages),
 }
 
 

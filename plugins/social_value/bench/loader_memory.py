@@ -1,0 +1,109 @@
+"""Does the loader's memory stay flat as data grows? Peak RSS of one ingest of every intranet
+source at 1× and at N× the simulator's scale, measured in one run, reported as a ratio.
+
+    python -m social_value.bench.loader_memory [--employees 60] [--months 6] [--factor 10]
+
+Each scale runs in a fresh child process (so peaks don't carry over) against its own simulator
+process and its own scratch schemas, which are dropped afterwards. Prints a table and the ratio;
+it asserts nothing (a benchmark reports, it does not gate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+
+from social_value import runtime
+from social_value.simulator.organisation import Scale
+
+
+def _child(args: argparse.Namespace) -> None:
+    from social_value.ingest import intranet
+
+    scale = Scale(args.employees, args.months)
+    until = scale.end + timedelta(seconds=1)
+    source = intranet.SourceConnection(args.base_url, os.environ["SVW_SOURCE_TOKEN"])
+    url = os.environ["SVW_WAREHOUSE_URL"]
+    started = time.perf_counter()
+    rows = 0
+    summary = intranet.ingest_viva_engage(url, source, until, schema=f"{args.prefix}_ve",
+                                          pseudonym_key=os.environ["SVW_PSEUDONYM_KEY"])
+    rows += sum(t["read"] for t in summary["tables"].values())
+    summary = intranet.ingest_msgraph(url, source, until, schema=f"{args.prefix}_graph",
+                                      history_days=args.months * 31)
+    rows += sum(t["read"] for t in summary["tables"].values())
+    for ingest, schema in ((intranet.ingest_slack_drop, "slack"), (intranet.ingest_activity_events_drop,
+                                                                   "events")):
+        summary = ingest(url, Path(args.drops), schema=f"{args.prefix}_{schema}")
+        rows += sum(c["read"] for f in summary["files"].values() for c in f.values())
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    seconds = time.perf_counter() - started
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mib": peak_kib / 1024}))
+
+
+def _measure(employees: int, months: int) -> dict:
+    prefix = f"bench_{uuid.uuid4().hex[:8]}"
+    port = 18900 + os.getpid() % 50
+    env = {**os.environ, "SVW_SIMULATOR_PORT": str(port)}
+    simulator = subprocess.Popen([sys.executable, "-m", "social_value.simulator.server", "--port", str(port),
+                                  "--employees", str(employees), "--months", str(months)],
+                                 env=env, stdout=subprocess.DEVNULL)
+    try:
+        with tempfile.TemporaryDirectory() as drops:
+            subprocess.run([sys.executable, "-m", "social_value.simulator.drops", "--out", drops,
+                            "--employees", str(employees), "--months", str(months)],
+                           check=True, env=env, stdout=subprocess.DEVNULL)
+            time.sleep(1.0)  # let the simulator bind its port
+            child = subprocess.run(
+                [sys.executable, "-m", "social_value.bench.loader_memory", "--child", "--employees",
+                 str(employees), "--months", str(months), "--prefix", prefix, "--drops", drops,
+                 "--base-url", f"http://127.0.0.1:{port}"],
+                check=True, env=env, capture_output=True, text=True)
+        return {"employees": employees, **json.loads(child.stdout.strip().splitlines()[-1])}
+    finally:
+        simulator.terminate()
+        simulator.wait()
+        with psycopg.connect(os.environ["SVW_WAREHOUSE_URL"], autocommit=True) as conn:
+            for suffix in ("ve", "graph", "slack", "events"):
+                conn.execute(f"drop schema if exists {prefix}_{suffix} cascade")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--employees", type=int, default=60)
+    parser.add_argument("--months", type=int, default=6)
+    parser.add_argument("--factor", type=int, default=10)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--prefix", help=argparse.SUPPRESS)
+    parser.add_argument("--drops", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+    runtime.apply_env()
+    small = _measure(args.employees, args.months)
+    large = _measure(args.employees * args.factor, args.months)
+    print(f"{'scale':>8} {'employees':>10} {'rows':>10} {'seconds':>8} {'rows/s':>9} {'peak RSS MiB':>13}")
+    for label, result in (("1x", small), (f"{args.factor}x", large)):
+        print(f"{label:>8} {result['employees']:>10} {result['rows']:>10,} {result['seconds']:>8.1f} "
+              f"{result['rows'] / result['seconds']:>9,.0f} {result['peak_rss_mib']:>13.1f}")
+    ratio = large["peak_rss_mib"] / small["peak_rss_mib"]
+    print(f"peak RSS ratio {args.factor}x / 1x: {ratio:.2f} (goal: at most 1.20); "
+          f"rows ratio: {large['rows'] / small['rows']:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""Ingest customer surveys: SurveyMonkey over its API and Qualtrics CSV exports from the drop folder.
+
+Both land in one load and one transaction: rows, quarantined records, bookkeeping and the
+watermark (SurveyMonkey) or the file register (Qualtrics) become visible together or not at all.
+
+SurveyMonkey response pages are spooled to a temporary file first (flat memory, and no transaction
+stays open while a page is retried), then merged table by table. Responses are merged on their id,
+answers on (response id, question id, row/choice key); a response that is loaded again replaces
+its answers, so an answer the respondent removed does not linger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from social_value import loader
+from social_value.connectors import qualtrics as qx
+from social_value.connectors import surveymonkey as sm
+from social_value.loader import QuarantineError, RawTable
+
+log = logging.getLogger(__name__)
+
+SURVEYMONKEY = "surveymonkey"
+QUALTRICS = "qualtrics"
+SURVEYMONKEY_CONN_ID = "surveymonkey"
+OVERLAP = timedelta(days=1)  # late edits near the window's end are read again; merging absorbs them
+
+
+@dataclass(frozen=True)
+class SurveyMonkeySource:
+    base_url: str
+    token: str
+    survey_ids: tuple[str, ...] = ()  # empty: every survey of the account
+    per_page: int = sm.PER_PAGE
+
+
+def _counts(stats: loader.BatchStats) -> dict[str, int]:
+    return {"read": stats.read, "changed": stats.loaded, "quarantined": stats.quarantined}
+
+
+class _Spool:
+    """(origin, record) lines per table in temporary JSON-lines files, read back as streams."""
+
+    def __init__(self, folder: Path, names: list[str]) -> None:
+        self.paths = {name: folder / f"{name}.jsonl" for name in names}
+        self.files = {name: path.open("w", encoding="utf-8") for name, path in self.paths.items()}
+
+    def write(self, name: str, origin: str, record: dict) -> None:
+        self.files[name].write(json.dumps([origin, record], ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        for file in self.files.values():
+            file.close()
+
+    def read(self, name: str) -> Iterator[tuple[str, dict]]:
+        with self.paths[name].open(encoding="utf-8") as lines:
+            for line in lines:
+                origin, record = json.loads(line)
+                yield origin, record
+
+
+def ingest_surveymonkey(warehouse_url: str, source: SurveyMonkeySource, until: datetime,
+                        schema: str = sm.SCHEMA) -> dict:
+    """Land the responses modified since each survey's watermark (less OVERLAP) up to `until`.
+
+    Returns the load id, the window per survey and counts per table (read, changed, quarantined).
+    """
+    client = sm.SurveyMonkey(source.base_url, source.token, source.per_page)
+    tables = sm.tables(schema)
+    with psycopg.connect(warehouse_url) as conn, tempfile.TemporaryDirectory(prefix="svw-sm-") as tmp:
+        load_id = loader.start_load(conn, SURVEYMONKEY, None)
+        summary: dict = {"load_id": load_id, "window_end": until.isoformat(), "surveys": {}, "tables": {}}
+        try:
+            survey_ids = list(source.survey_ids) or [str(s["id"]) for s in client.surveys()]
+            log.info("load %s: SurveyMonkey surveys %s up to %s", load_id, ", ".join(survey_ids),
+                     until.isoformat())
+            spool = _Spool(Path(tmp), list(tables))
+            rejected = {name: 0 for name in tables}
+            try:
+                for survey_id in survey_ids:
+                    watermark = loader.get_watermark(conn, SURVEYMONKEY, _stream(schema, survey_id))
+                    since = watermark - OVERLAP if watermark else None
+                    summary["surveys"][survey_id] = _spool_survey(
+                        conn, client, survey_id, since, until, spool, rejected, load_id)
+            finally:
+                spool.close()
+            total = loader.BatchStats()
+            for name, table in tables.items():
+                stats = loader.BatchStats(read=rejected[name], quarantined=rejected[name])
+                loader.merge_batch(conn, table, spool.read(name), load_id, SURVEYMONKEY, stats)
+                summary["tables"][name] = _counts(stats)
+                _add(total, stats)
+            summary["tables"]["answers"]["removed"] = _remove_stale_answers(
+                conn, tables["answers"], spool)
+            for name, counts in summary["tables"].items():
+                log.info("load %s: %s.%s %s", load_id, schema, name, counts)
+            for survey_id in survey_ids:
+                loader.set_watermark(conn, SURVEYMONKEY, _stream(schema, survey_id), until, load_id)
+            loader.finish_load(conn, load_id, total)
+            conn.commit()
+            log.info("load %s committed; watermarks now %s", load_id, until.isoformat())
+            return summary
+        except Exception as error:
+            loader.fail_load(conn, load_id, f"{type(error).__name__}: {error}")
+            raise
+
+
+def _stream(schema: str, survey_id: str) -> str:
+    return f"{schema}.{survey_id}"
+
+
+def _add(total: loader.BatchStats, stats: loader.BatchStats) -> None:
+    total.read += stats.read
+    total.loaded += stats.loaded
+    total.quarantined += stats.quarantined
+
+
+def _spool_survey(conn: psycopg.Connection, client: sm.SurveyMonkey, survey_id: str,
+                  since: datetime | None, until: datetime, spool: _Spool, rejected: dict[str, int],
+                  load_id: int) -> dict:
+    """Write one survey's details and response pages to the spool; quarantine what cannot land."""
+    details = client.details(survey_id)
+    decoder = sm.Decoder.from_details(details)
+    origin = f"/v3/surveys/{survey_id}/details"
+    spool.write("surveys", origin, sm.survey_record(details))
+    for record in sm.question_records(details):
+        spool.write("questions", origin, record)
+    for record in sm.choice_records(details):
+        spool.write("choices", origin, record)
+    pages = responses = 0
+    for page_origin, data in client.response_pages(survey_id, since, until):
+        pages += 1
+        for response in data:
+            responses += 1
+            try:
+                record = sm.response_record(response)
+            except QuarantineError as reason:
+                loader.quarantine(conn, load_id, SURVEYMONKEY, "responses", page_origin, str(reason),
+                                  _as_json(response))
+                rejected["responses"] += 1
+                continue
+            spool.write("responses", page_origin, record)
+            for answer in sm.answer_records(response, decoder):
+                if isinstance(answer, loader.Rejected):
+                    loader.quarantine(conn, load_id, SURVEYMONKEY, "answers", page_origin, answer.reason,
+                                      answer.payload)
+                    rejected["answers"] += 1
+                else:
+                    spool.write("answers", page_origin, answer)
+    log.info("survey %s: %d responses on %d pages modified %s → %s", survey_id, responses, pages,
+             since.isoformat() if since else "ever", until.isoformat())
+    return {"window_start": since.isoformat() if since else None, "pages": pages, "responses": responses}
+
+
+def _as_json(payload: object) -> str:
+    return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+def _remove_stale_answers(conn: psycopg.Connection, answers: RawTable, spool: _Spool) -> int:
+    """Delete answers of the responses just loaded that this load no longer holds."""
+    conn.execute("create temporary table _survey_answer_keys (response_id text not null, "
+                 "question_id text, answer_key text) on commit drop")
+    with conn.cursor() as cur, cur.copy("copy _survey_answer_keys from stdin") as copy:
+        for _, record in spool.read("responses"):
+            copy.write_row([record["id"], None, None])
+        for _, record in spool.read("answers"):
+            copy.write_row([record["response_id"], record["question_id"], record["answer_key"]])
+    removed = conn.execute(sql.SQL(
+        "delete from {answers} a where a.response_id in (select response_id from _survey_answer_keys) "
+        "and not exists (select 1 from _survey_answer_keys k where k.response_id = a.response_id "
+        "and k.question_id = a.question_id and k.answer_key = a.answer_key)").format(
+            answers=answers.ident())).rowcount
+    conn.execute("drop table _survey_answer_keys")
+    return removed
+
+
+def ingest_qualtrics_drop(warehouse_url: str, drop_dir: str | Path, schema: str = qx.SCHEMA) -> dict:
+    """Land every Qualtrics export under `drop_dir`/qualtrics that is new or changed since last time.
+
+    Files are registered by name with their sha256: an unchanged file is skipped, a changed one is
+    merged again (on ResponseId). A file whose header cannot be read is quarantined whole and
+    registered as rejected, so it is reported once, not every day.
+    """
+    folder = Path(drop_dir) / "qualtrics"
+    tables = qx.tables(schema)
+    files = sorted(folder.rglob("*.csv")) if folder.is_dir() else []
+    if not folder.is_dir():
+        log.warning("no Qualtrics drop folder at %s: nothing to load", folder)
+    with psycopg.connect(warehouse_url) as conn:
+        load_id = loader.start_load(conn, QUALTRICS, None)
+        summary: dict = {"load_id": load_id, "folder": str(folder), "files": {},
+                         "tables": {name: {"read": 0, "changed": 0, "quarantined": 0} for name in tables}}
+        try:
+            loader.ensure_table(conn, tables["files"])
+            known = dict(conn.execute(sql.SQL("select name, sha256 from {}").format(
+                tables["files"].ident())).fetchall())
+            total = loader.BatchStats()
+            for path in files:
+                name = path.relative_to(folder).as_posix()
+                digest, size = _sha256(path)
+                if known.get(name) == digest:
+                    summary["files"][name] = {"status": "unchanged"}
+                    log.info("load %s: %s unchanged (sha256 %s…), skipped", load_id, name, digest[:12])
+                    continue
+                entry = _load_file(conn, tables, path, name, load_id, summary["tables"], total)
+                register = {"name": name, "sha256": digest, "bytes": str(size),
+                            **{k: None if v is None else str(v) for k, v in entry.items()}}
+                stats = loader.merge_batch(conn, tables["files"], [(name, register)], load_id, QUALTRICS)
+                for key, value in _counts(stats).items():
+                    summary["tables"]["files"][key] += value
+                summary["files"][name] = entry
+                log.info("load %s: %s %s", load_id, name, entry)
+            loader.finish_load(conn, load_id, total)
+            conn.commit()
+            log.info("load %s committed: %s", load_id, summary["tables"])
+            return summary
+        except Exception as error:
+            loader.fail_load(conn, load_id, f"{type(error).__name__}: {error}")
+            raise
+
+
+def _sha256(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as data:
+        while chunk := data.read(1 << 16):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _load_file(conn: psycopg.Connection, tables: dict[str, RawTable], path: Path, name: str,
+               load_id: int, counts: dict[str, dict[str, int]], total: loader.BatchStats) -> dict:
+    """Two streaming passes over one file: responses (bad rows quarantined), then answers."""
+    try:
+        header = qx.read_header(path)
+    except qx.QualtricsFormatError as error:
+        with path.open("rb") as head:
+            loader.quarantine(conn, load_id, QUALTRICS, "files", name, str(error),
+                              head.read(2000).decode("utf-8", "backslashreplace"))
+        counts["files"]["quarantined"] += 1
+        total.quarantined += 1
+        return {"format": None, "rows_read": 0, "rows_quarantined": 0, "status": "rejected",
+                "error": str(error)}
+    # Rejected rows are quarantined once, with the responses; the answers pass passes them over.
+    responses = loader.merge_batch(conn, tables["responses"], (
+        (origin, row if isinstance(row, loader.Rejected) else qx.response_record(row))
+        for origin, row in qx.read_rows(path)), load_id, QUALTRICS)
+    answers = loader.merge_batch(conn, tables["answers"], (
+        (origin, answer) for origin, row in qx.read_rows(path) if isinstance(row, dict)
+        for answer in qx.answer_records(row)), load_id, QUALTRICS)
+    questions = loader.merge_batch(conn, tables["questions"],
+                                   loader.tagged(name, qx.question_records(name, header)), load_id, QUALTRICS)
+    for table, stats in (("responses", responses), ("answers", answers), ("questions", questions)):
+        for key, value in _counts(stats).items():
+            counts[table][key] += value
+        _add(total, stats)
+    return {"format": header.format, "rows_read": responses.read, "rows_quarantined": responses.quarantined,
+            "status": "loaded", "error": None}
