@@ -52,6 +52,8 @@ def ingest_intranet():
 
     @task(outlets=[RAW_INTRANET])
     def msgraph_activity(data_interval_end=None) -> dict:
+        import os
+
         from social_value.airflow_connections import (
             LOADER_CONN_ID,
             connection_extra,
@@ -65,25 +67,32 @@ def ingest_intranet():
             base_url, token = http_source("msgraph")
             history = int(connection_extra("msgraph").get("history_days", 28))
             return ingest_msgraph(warehouse_url(LOADER_CONN_ID), SourceConnection(base_url, token),
-                                  _until(data_interval_end), history_days=history)
+                                  _until(data_interval_end), history_days=history,
+                                  pseudonym_key=os.environ.get("SVW_PSEUDONYM_KEY"))
 
     @task(outlets=[RAW_INTRANET])
     def slack_export() -> dict:
+        import os
+
         from social_value.airflow_connections import LOADER_CONN_ID, drop_dir, warehouse_url
         from social_value.ingest.intranet import ingest_slack_drop
         from social_value.task_errors import fail_fast_on_permanent_errors
 
         with fail_fast_on_permanent_errors():
-            return ingest_slack_drop(warehouse_url(LOADER_CONN_ID), drop_dir())
+            return ingest_slack_drop(warehouse_url(LOADER_CONN_ID), drop_dir(),
+                                     pseudonym_key=os.environ.get("SVW_PSEUDONYM_KEY"))
 
     @task(outlets=[RAW_INTRANET])
     def activity_events() -> dict:
+        import os
+
         from social_value.airflow_connections import LOADER_CONN_ID, drop_dir, warehouse_url
         from social_value.ingest.intranet import ingest_activity_events_drop
         from social_value.task_errors import fail_fast_on_permanent_errors
 
         with fail_fast_on_permanent_errors():
-            return ingest_activity_events_drop(warehouse_url(LOADER_CONN_ID), drop_dir())
+            return ingest_activity_events_drop(warehouse_url(LOADER_CONN_ID), drop_dir(),
+                                               pseudonym_key=os.environ.get("SVW_PSEUDONYM_KEY"))
 
     viva_engage_export()
     msgraph_activity()

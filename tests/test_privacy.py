@@ -160,10 +160,15 @@ def test_gdpr_erasure_through_raw_core_and_marts(demo, conn, env):
     counts = conn.execute(
         "select (select count(*) from raw_viva_engage.users where lower(email) = lower(%(email)s)), "
         "(select count(*) from raw_viva_engage.messages where sender_id = %(id)s), "
+        "(select count(*) from raw_msgraph.yammer_activity_user_detail "
+        " where lower(user_principal_name) = lower(%(email)s)), "
+        "(select count(*) from raw_activity_events.events where lower(user_email) = lower(%(email)s)), "
+        "(select count(*) from raw_slack.users where lower(email) = lower(%(email)s)), "
+        "(select count(*) from raw_meta.quarantine where payload ilike '%%' || %(email)s || '%%'), "
         "(select count(*) from core.int_persons where person_key = %(key)s), "
         "(select count(*) from core.int_messages where person_key = %(key)s)",
         {"email": email, "id": user_id, "key": key}).fetchone()
-    assert counts == (0, 0, 0, 0)
+    assert counts == (0, 0, 0, 0, 0, 0, 0, 0)
     assert registered() == before - 1
     conn.commit()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import zipfile
 from datetime import UTC, datetime
 
@@ -29,7 +30,7 @@ def test_export_reads_every_file_by_header(simulator):
     assert len(users) == 30
     assert len(messages) == sum(1 for _ in viva_engage.messages(scale))
     assert set(export.USER_COLUMNS) == set(users[0])
-    assert all(m["sender_type"] == "User" for m in messages)
+    assert {m["sender_type"] for m in messages} == {"User", "System"}
 
 
 def test_wrong_token_is_a_clear_error(simulator):
@@ -70,3 +71,33 @@ def test_ingest_twice_leaves_identical_raw_tables(warehouse_url, conn, simulator
     assert watermark == (WINDOW[1], second["load_id"])
     conn.execute("delete from raw_meta.watermarks where stream = %s", (scratch_schema,))
     conn.commit()
+
+
+def test_export_faults_end_in_retries_or_quarantine_with_exact_counts(warehouse_url, conn, scratch_schema,
+                                                                      env):
+    from social_value.simulator import server
+    from social_value.simulator.api import Faults
+
+    scale = organisation.Scale(employees=30, months=3, seed=99)  # people no other test erases
+    faults = "429,500,truncate,bom,extra_columns,missing_columns,duplicates,quoted_newlines,nul,invalid_utf8"
+    httpd = server.serve(0, "faulty", scale, Faults.parse(faults))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        source = SourceConnection(f"http://127.0.0.1:{httpd.server_address[1]}", "faulty")
+        summary = ingest_viva_engage(warehouse_url, source, WINDOW[1], schema=scratch_schema,
+                                     pseudonym_key=env["SVW_PSEUDONYM_KEY"])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    messages = summary["tables"]["messages"]
+    total = sum(1 for _ in viva_engage.messages(scale)) - messages["skipped_erased"]
+    assert messages["read"] == total + 1, "the duplicated record is read twice"
+    assert messages["quarantined"] == 2, "the NUL byte and the invalid UTF-8 body"
+    landed = conn.execute(f"select count(*), count(*) filter (where _extra ->> 'network_id' = '4711'), "
+                          f"count(*) filter (where body like '%%Tweede regel, \"geciteerd\"%%') "
+                          f"from {scratch_schema}.messages").fetchone()
+    assert landed == (total - 2, total - 2, 1)
+    reasons = {row[0] for row in conn.execute(
+        "select reason from raw_meta.quarantine where load_id = %s", (summary["load_id"],))}
+    assert reasons == {"NUL byte in column 'body': Postgres text cannot hold it",
+                       "invalid UTF-8 in column 'body'"}

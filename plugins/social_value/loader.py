@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,9 +54,10 @@ create table if not exists raw_meta.files (
 );
 create table if not exists raw_meta.erasures (
     person_key text primary key,
-    viva_engage_user_ids text[] not null default '{}',
+    source_ids jsonb not null default '{}',
     erased_at timestamptz not null default now()
 );
+alter table raw_meta.erasures add column if not exists source_ids jsonb not null default '{}';
 create table if not exists raw_meta.quarantine (
     quarantine_id bigint generated always as identity primary key,
     load_id bigint not null references raw_meta.loads (load_id),
@@ -67,6 +69,10 @@ create table if not exists raw_meta.quarantine (
     quarantined_at timestamptz not null default now()
 );
 """
+
+
+# Bytes that were not UTF-8, kept by readers as lone surrogates (errors="surrogateescape").
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,10 @@ def _clean(record: Mapping[str, str | None], table: RawTable, stats: BatchStats
         if value is not None and "\x00" in value:
             raise QuarantineError(f"NUL byte in column {column!r}: Postgres text cannot hold it")
         values.append(value if value != "" else None)
+    joined = "".join(v for v in record.values() if isinstance(v, str))
+    if _UNDECODABLE.search(joined):
+        bad = next(k for k, v in record.items() if isinstance(v, str) and _UNDECODABLE.search(v))
+        raise QuarantineError(f"invalid UTF-8 in column {bad!r}")
     for column in table.key:
         if not record.get(column):
             raise QuarantineError(f"missing key column {column!r}")
@@ -262,6 +272,7 @@ def _merge_stage(conn: psycopg.Connection, table: RawTable, stage: sql.Identifie
 def quarantine(conn: psycopg.Connection, load_id: int, source: str, stream: str, origin: str,
                reason: str, record: Mapping | str) -> None:
     payload = record if isinstance(record, str) else json.dumps(record, ensure_ascii=False)
+    payload = payload.encode("utf-8", "backslashreplace").decode("utf-8")  # undecodable bytes as \xNN
     conn.execute(
         "insert into raw_meta.quarantine (load_id, source, stream, origin, reason, payload) "
         "values (%s, %s, %s, %s, %s, %s)",

@@ -17,8 +17,16 @@ from social_value.warehouse_setup import ROLES as ROLE_PASSWORDS
 SIMULATOR_PORT_DEFAULT = 8765
 # Airflow connection ids of the HTTP sources the simulator serves in the embedded default.
 SIMULATED_HTTP_SOURCES = ("viva_engage", "msgraph", "salesforce", "surveymonkey")
-# The simulator serves Graph's daily reports for its whole period, not just the last 30 days.
-SIMULATED_EXTRAS = {"msgraph": {"history_days": 200}}
+
+
+def _simulated_extras() -> dict[str, dict]:
+    """The simulator serves Graph's daily reports for its whole period, not only the last 30 days:
+    reach back to its first day from today, so the demo covers the same data whatever the date."""
+    from datetime import UTC, datetime
+
+    from social_value.simulator.organisation import Scale
+
+    return {"msgraph": {"history_days": (datetime.now(UTC) - Scale().start).days + 1}}
 _DERIVED = {"SVW_WAREHOUSE_URL", "SVW_GX_CONNECTION_STRING", "PYTHONPATH"}
 
 
@@ -85,7 +93,7 @@ def build_env(start_embedded: bool = True) -> dict[str, str]:
         for conn_id in SIMULATED_HTTP_SOURCES:
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
                 {"conn_type": "http", "host": sim, "password": env["SVW_SOURCE_TOKEN"],
-                 "extra": SIMULATED_EXTRAS.get(conn_id, {})})
+                 "extra": _simulated_extras().get(conn_id, {})})
         env["SVW_DROP_DIR"] = str(settings.STATE_DIR / "drops")
     p = _parts(url)
     env.update({

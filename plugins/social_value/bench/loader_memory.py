@@ -1,5 +1,5 @@
-"""Does the loader's memory stay flat as data grows? Peak RSS of one ingest of every intranet
-source at 1× and at N× the simulator's scale, measured in one run, reported as a ratio.
+"""Does the loader's memory stay flat as data grows? Peak RSS of one ingest of every source
+(intranet, CRM, surveys) at 1× and at N× the simulator's scale, measured in one run, as a ratio.
 
     python -m social_value.bench.loader_memory [--employees 60] [--months 6] [--factor 10]
 
@@ -36,20 +36,28 @@ def _child(args: argparse.Namespace) -> None:
     source = intranet.SourceConnection(args.base_url, os.environ["SVW_SOURCE_TOKEN"])
     url = os.environ["SVW_WAREHOUSE_URL"]
     started = time.perf_counter()
-    rows = 0
+    per_source = {}
     summary = intranet.ingest_viva_engage(url, source, until, schema=f"{args.prefix}_ve",
                                           pseudonym_key=os.environ["SVW_PSEUDONYM_KEY"])
-    rows += sum(t["read"] for t in summary["tables"].values())
-    summary = intranet.ingest_msgraph(url, source, until, schema=f"{args.prefix}_graph",
-                                      history_days=args.months * 31)
-    rows += sum(t["read"] for t in summary["tables"].values())
-    for ingest, schema in ((intranet.ingest_slack_drop, "slack"), (intranet.ingest_activity_events_drop,
-                                                                   "events")):
-        summary = ingest(url, Path(args.drops), schema=f"{args.prefix}_{schema}")
-        rows += sum(c["read"] for f in summary["files"].values() for c in f.values())
+    per_source["viva_engage"] = summary
+    per_source["msgraph"] = intranet.ingest_msgraph(url, source, until, schema=f"{args.prefix}_graph",
+                                                    history_days=args.months * 31)
+    per_source["slack"] = intranet.ingest_slack_drop(url, Path(args.drops), schema=f"{args.prefix}_slack")
+    per_source["events"] = intranet.ingest_activity_events_drop(url, Path(args.drops),
+                                                                schema=f"{args.prefix}_events")
+    from social_value.connectors.salesforce import SalesforceSource
+    from social_value.ingest import crm, survey
+
+    per_source["salesforce"] = crm.ingest_salesforce(url, SalesforceSource(args.base_url, source.token),
+                                                     until, schema=f"{args.prefix}_crm")
+    per_source["surveymonkey"] = survey.ingest_surveymonkey(
+        url, survey.SurveyMonkeySource(args.base_url, source.token), until, schema=f"{args.prefix}_sm")
+    per_source["qualtrics"] = survey.ingest_qualtrics_drop(url, args.drops, schema=f"{args.prefix}_qx")
+    counts = {name: sum(t["read"] for t in s["tables"].values()) for name, s in per_source.items()}
+    rows = sum(counts.values())
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     seconds = time.perf_counter() - started
-    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mib": peak_kib / 1024}))
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mib": peak_kib / 1024, "sources": counts}))
 
 
 def _measure(employees: int, months: int) -> dict:
@@ -75,7 +83,7 @@ def _measure(employees: int, months: int) -> dict:
         simulator.terminate()
         simulator.wait()
         with psycopg.connect(os.environ["SVW_WAREHOUSE_URL"], autocommit=True) as conn:
-            for suffix in ("ve", "graph", "slack", "events"):
+            for suffix in ("ve", "graph", "slack", "events", "crm", "sm", "qx"):
                 conn.execute(f"drop schema if exists {prefix}_{suffix} cascade")
 
 
@@ -100,6 +108,8 @@ def main() -> None:
     for label, result in (("1x", small), (f"{args.factor}x", large)):
         print(f"{label:>8} {result['employees']:>10} {result['rows']:>10,} {result['seconds']:>8.1f} "
               f"{result['rows'] / result['seconds']:>9,.0f} {result['peak_rss_mib']:>13.1f}")
+    for label, result in (("1x", small), (f"{args.factor}x", large)):
+        print(f"rows read at {label}: " + ", ".join(f"{k} {v:,}" for k, v in result["sources"].items()))
     ratio = large["peak_rss_mib"] / small["peak_rss_mib"]
     print(f"peak RSS ratio {args.factor}x / 1x: {ratio:.2f} (goal: at most 1.20); "
           f"rows ratio: {large['rows'] / small['rows']:.1f}")

@@ -64,5 +64,6 @@ def fetch_export(base_url: str, token: str, since: datetime, until: datetime) ->
 def read_csv(archive: zipfile.ZipFile, member: str) -> Iterator[dict[str, str]]:
     """Rows of one CSV in the archive as dicts keyed by header name, streamed."""
     with archive.open(member) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        # surrogateescape keeps a row with invalid UTF-8 readable; the loader quarantines it.
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
         yield from csv.DictReader(text)

@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 LandFile = Callable[[psycopg.Connection, Path, int], dict]
 
 
-def ingest_files(warehouse_url: str, source: str, folder: Path, files: list[Path], land: LandFile) -> dict:
+def ingest_files(warehouse_url: str, source: str, target: str, folder: Path, files: list[Path],
+                 land: LandFile) -> dict:
+    """Land the new or changed `files` with `land`; the register is kept per target schema."""
     summary: dict = {"source": source, "load_id": None, "files": {}, "unchanged": [], "tables": {}}
     with psycopg.connect(warehouse_url) as conn:
         conn.execute(loader.META_DDL)
@@ -28,7 +30,7 @@ def ingest_files(warehouse_url: str, source: str, folder: Path, files: list[Path
         for path in files:
             name = str(path.relative_to(folder))
             digest, size = loader.file_digest(path)
-            if loader.file_already_loaded(conn, source, name, digest):
+            if loader.file_already_loaded(conn, source, f"{target}:{name}", digest):
                 summary["unchanged"].append(name)
             else:
                 pending.append((path, name, digest, size))
@@ -45,7 +47,7 @@ def ingest_files(warehouse_url: str, source: str, folder: Path, files: list[Path
             for path, name, digest, size in pending:
                 log.info("load %s: %s (%d bytes)", load_id, name, size)
                 summary["files"][name] = land(conn, path, load_id)
-                loader.record_file(conn, source, name, digest, size, load_id)
+                loader.record_file(conn, source, f"{target}:{name}", digest, size, load_id)
             total = loader.BatchStats()
             for tables in summary["files"].values():
                 for name, counts in tables.items():

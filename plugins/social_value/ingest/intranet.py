@@ -27,34 +27,11 @@ log = logging.getLogger(__name__)
 SOURCE = "viva_engage"
 OVERLAP = timedelta(days=1)
 OVERLAP_DAYS = 2  # Graph may revise a day's counts shortly after
+# How each export file names a person: (email field, user id field, id kind) for ErasedPeople.
+EXPORT_PEOPLE = {"Users.csv": ("email", "id", "viva_engage"), "Groups.csv": (None, None, None),
+                 "Messages.csv": (None, "sender_id", "viva_engage")}
 # The export's earliest useful date when no watermark exists yet (full history).
 HISTORY_START = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-class _Erased:
-    """Filters erased people out of the export: users by keyed email hash or id, their messages."""
-
-    def __init__(self, keys: set[str], user_ids: set[str], pseudonym_key: str | None) -> None:
-        if keys and not pseudonym_key:
-            erasure.require_key(pseudonym_key)  # raises: erased people need the key to match
-        self.keys, self.user_ids, self.pseudonym_key = keys, user_ids, pseudonym_key
-        self.skipped: dict[str, int] = {}
-
-    def skip(self, member: str, rows):
-        for row in rows:
-            if self.keys and self._is_erased(member, row):
-                self.skipped[member] = self.skipped.get(member, 0) + 1
-                continue
-            yield row
-
-    def _is_erased(self, member: str, row: dict) -> bool:
-        if member == "Users.csv":
-            email = (row.get("email") or "").strip()
-            if row.get("id") in self.user_ids or (
-                    email and erasure.person_key(email, self.pseudonym_key) in self.keys):
-                self.user_ids.add(row.get("id"))  # their messages in this export go too
-                return True
-        return member == "Messages.csv" and row.get("sender_id") in self.user_ids
 
 
 @dataclass(frozen=True)
@@ -72,7 +49,7 @@ def ingest_viva_engage(warehouse_url: str, source: SourceConnection, until: date
     """
     with psycopg.connect(warehouse_url) as conn:
         watermark = loader.get_watermark(conn, SOURCE, schema)
-        erased = _Erased(*erasure.erased_people(conn), pseudonym_key)
+        erased = erasure.ErasedPeople.load(conn, pseudonym_key)
         since = watermark - OVERLAP if watermark else HISTORY_START
         load_id = loader.start_load(conn, SOURCE, (since, until))
         log.info("load %s: Viva Engage export %s → %s", load_id, since.isoformat(), until.isoformat())
@@ -88,12 +65,12 @@ def ingest_viva_engage(warehouse_url: str, source: SourceConnection, until: date
                     if member not in present:
                         log.warning("load %s: %s is not in this export", load_id, member)
                         continue
-                    records = erased.skip(member, export.read_csv(archive, member))
+                    records = erased.skip(export.read_csv(archive, member), member, *EXPORT_PEOPLE[member])
                     rows = loader.tagged(f"{zip_path.name}:{member}", records)
                     stats = loader.merge_batch(conn, table, rows, load_id, SOURCE)
                     summary["tables"][table.name] = {
                         "read": stats.read, "changed": stats.loaded, "quarantined": stats.quarantined,
-                        "skipped_erased": erased.skipped.get(member, 0)}
+                        "skipped_erased": erased.skipped[member]}
                     log.info("load %s: %s read %d, changed %d, quarantined %d", load_id, member,
                              stats.read, stats.loaded, stats.quarantined)
                     total.read += stats.read
@@ -113,7 +90,8 @@ def ingest_viva_engage(warehouse_url: str, source: SourceConnection, until: date
 
 
 def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime,
-                   schema: str = msgraph.SCHEMA, history_days: int = 28) -> dict:
+                   schema: str = msgraph.SCHEMA, history_days: int = 28,
+                   pseudonym_key: str | None = None) -> dict:
     """Land the daily Viva Engage activity reports (likes, reads) since the last loaded day.
 
     Graph keeps about 30 days of daily reports, so a first run reaches back `history_days`
@@ -124,6 +102,7 @@ def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime
     table = msgraph.table(schema)
     with psycopg.connect(warehouse_url) as conn:
         watermark = loader.get_watermark(conn, "msgraph", schema)
+        erased = erasure.ErasedPeople.load(conn, pseudonym_key)
         first_day = (watermark.date() - timedelta(days=OVERLAP_DAYS) if watermark
                      else last_day - timedelta(days=history_days - 1))
         load_id = loader.start_load(conn, "msgraph", (first_day, last_day))
@@ -135,7 +114,8 @@ def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime
             while day <= last_day:
                 path = msgraph.fetch_user_detail(source.base_url, source.token, day)
                 try:
-                    rows = _counting_concealed(msgraph.read_report(path), summary)
+                    rows = erased.skip(_counting_concealed(msgraph.read_report(path), summary), "report",
+                                       "user_principal_name")
                     loader.merge_batch(conn, table, loader.tagged(f"graph:{day.isoformat()}", rows),
                                        load_id, "msgraph", stats)
                 finally:
@@ -146,7 +126,8 @@ def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime
                 log.warning("load %s: %d report rows have concealed names (32-hex hashes): they count in "
                             "'ALL' likes and reads but cannot be joined to a person", load_id,
                             summary["concealed_rows"])
-            summary["tables"][table.name] = file_drops.counts(stats)
+            summary["tables"][table.name] = {**file_drops.counts(stats),
+                                             "skipped_erased": erased.skipped["report"]}
             loader.set_watermark(conn, "msgraph", schema,
                                  datetime.combine(last_day, datetime.min.time(), UTC), load_id)
             loader.finish_load(conn, load_id, stats)
@@ -165,33 +146,42 @@ def _counting_concealed(rows, summary: dict):
         yield row
 
 
-def ingest_slack_drop(warehouse_url: str, drop_dir: Path, schema: str = slack.SCHEMA) -> dict:
+def ingest_slack_drop(warehouse_url: str, drop_dir: Path, schema: str = slack.SCHEMA,
+                      pseudonym_key: str | None = None) -> dict:
     """Land every Slack workspace export ZIP under <drop_dir>/slack."""
     folder = drop_dir / "slack"
     tables = slack.tables(schema)
+    people = {"users": ("email", "id", "slack"), "channels": (None, None, None),
+              "messages": (None, "user", "slack")}
 
     def land(conn: psycopg.Connection, path: Path, load_id: int) -> dict:
         out = {}
+        erased = erasure.ErasedPeople.load(conn, pseudonym_key)
         with zipfile.ZipFile(path) as archive:
             for name, reader in (("users", slack.read_users), ("channels", slack.read_channels),
                                  ("messages", slack.read_messages)):
-                rows = loader.tagged(f"{path.name}:{name}", reader(archive))
+                records = erased.skip(reader(archive), name, *people[name])
+                rows = loader.tagged(f"{path.name}:{name}", records)
                 out[name] = file_drops.counts(loader.merge_batch(conn, tables[name], rows, load_id, "slack"))
         return out
 
-    return file_drops.ingest_files(warehouse_url, "slack", folder, sorted(folder.glob("*.zip")), land)
+    files = sorted(folder.glob("*.zip"))
+    return file_drops.ingest_files(warehouse_url, "slack", schema, folder, files, land)
 
 
 def ingest_activity_events_drop(warehouse_url: str, drop_dir: Path,
-                                schema: str = activity_events.SCHEMA) -> dict:
+                                schema: str = activity_events.SCHEMA, pseudonym_key: str | None = None
+                                ) -> dict:
     """Land every events file (NDJSON or CSV) under <drop_dir>/activity_events."""
     folder = drop_dir / "activity_events"
     table = activity_events.table(schema)
 
     def land(conn: psycopg.Connection, path: Path, load_id: int) -> dict:
-        rows = loader.tagged(path.name, activity_events.read_events(path))
+        erased = erasure.ErasedPeople.load(conn, pseudonym_key)
+        records = erased.skip(activity_events.read_events(path), "events", "user_email")
+        rows = loader.tagged(path.name, records)
         stats = loader.merge_batch(conn, table, rows, load_id, "activity_events")
         return {"events": file_drops.counts(stats)}
 
     files = activity_events.event_files(folder) if folder.exists() else []
-    return file_drops.ingest_files(warehouse_url, "activity_events", folder, files, land)
+    return file_drops.ingest_files(warehouse_url, "activity_events", schema, folder, files, land)

@@ -18,7 +18,7 @@ LAST = ["de Vries", "Jansen", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "
         "Vos", "Peters", "Hendriks", "van Dijk", "Dekker", "Brouwer", "Ősz", "Yılmaz"]
 TOPICS = ["de offerte voor klant", "het nieuwe CRM-scherm", "de kwartaalcijfers", "onboarding",
           "het projectplan", "de klantpresentatie", "de planning", "het intranet"]
-TAGS = ["#intranetwerkt", "#watdeklantvindt", "#gedoe", "#opgelost", "#één", ""]
+TAGS = ["#intranetwerkt", "#watdeklantvindt", "#opgelost", "#één", "#e\u0301e\u0301n", ""]
 
 
 @dataclass(frozen=True)
@@ -86,38 +86,70 @@ def groups(scale: Scale) -> Iterator[dict]:
         }
 
 
+# Text the hashtag grammar must not mistake for hashtags (METRICS.md), and text that must stay inert.
+NOISE = ["Dat was Jan&#39;s idee", "zie https://intranet.example.org/wiki/page#anchor", "ticket #4521",
+         "terug naar /#top", "<script>alert('x')</script> '); drop table marts.metric_values; --"]
+QUESTION_TAILS = ["", " #it", " https://intranet.example.org/faq",
+                  " #vraag https://intranet.example.org/kb/12 "]
+
+
 def messages(scale: Scale) -> Iterator[dict]:
-    """Threads and replies in time order, with the export's columns."""
+    """Threads and replies in time order, with the export's columns.
+
+    People differ in how much they write (a few write a lot, many rarely); about a third of the
+    threads are questions, some asked with trailing hashtags or links, most answered by someone
+    else and some only by the asker; pain points (#gedoe, sometimes #Gedoe) are often resolved
+    later in the thread (#opgelost); a few messages are system messages or deleted.
+    """
     rnd = random.Random(f"{scale.seed}-messages")
     people = [(int(u["id"]), u) for u in users(scale)]
+    weights = [rnd.choice([1, 1, 1, 2, 3, 8]) for _ in people]
     group_ids = [int(g["id"]) for g in groups(scale)]
     next_id = 2_000_000_000
     day = scale.start
     while day <= scale.end:
-        threads_today = rnd.randint(0, max(1, scale.employees // 8))
-        for _ in range(threads_today):
-            author_id, author = rnd.choice(people)
+        for _ in range(rnd.randint(0, max(1, scale.employees // 8))):
+            author_id, author = rnd.choices(people, weights)[0]
             created = day + timedelta(minutes=rnd.randint(480, 1080))
             if not _is_member(author, created):
                 continue
-            thread_id = next_id
-            topic = rnd.choice(TOPICS)
-            question = rnd.random() < 0.3
-            tag = rnd.choice(TAGS)
-            body = f"Wie weet meer over {topic}?" if question else f"Update over {topic} {tag}".strip()
-            group_id = rnd.choice(group_ids)
-            yield _message(next_id, "", thread_id, group_id, author_id, body, created,
-                           "question" if question and rnd.random() < 0.5 else "update")
+            thread_id, group_id = next_id, rnd.choice(group_ids)
+            kind, body, pain = _thread_starter(rnd)
+            deleted = _ts(created + timedelta(hours=2)) if rnd.random() < 0.02 else ""
+            yield _message(next_id, "", thread_id, group_id, author_id, body, created, kind, deleted)
             next_id += 1
-            for _ in range(rnd.choice([0, 0, 1, 1, 2, 3])):
-                replier_id, replier = rnd.choice(people)
+            for n in range(rnd.choice([0, 0, 1, 1, 2, 3])):
+                replier_id, replier = rnd.choices(people, weights)[0]
+                if kind == "question" and n == 0 and rnd.random() < 0.15:
+                    replier_id, replier = author_id, author  # the asker adds to their own question
                 created += timedelta(minutes=rnd.randint(5, 60 * 30))
                 if created > scale.end or not _is_member(replier, created):
                     continue
-                yield _message(next_id, str(thread_id), thread_id, group_id, replier_id,
-                               "Goed punt, dank je!", created, "update")
+                text = "Opgelost, dank! #opgelost" if pain and rnd.random() < 0.5 else rnd.choice(
+                    ["Goed punt, dank je!", "Ik stuur je de link.", "Zelfde hier #gedoe", "Top! #één"])
+                yield _message(next_id, str(thread_id), thread_id, group_id, replier_id, text, created,
+                               "update")
                 next_id += 1
+        if rnd.random() < 0.1:
+            yield {**_message(next_id, "", next_id, rnd.choice(group_ids), 0, "Nieuwe groep aangemaakt",
+                              day + timedelta(hours=7), "system"), "sender_type": "System", "sender_id": ""}
+            next_id += 1
         day += timedelta(days=1)
+
+
+def _thread_starter(rnd: random.Random) -> tuple[str, str, bool]:
+    """(message_type, body, is a pain point) of a new thread."""
+    topic = rnd.choice(TOPICS)
+    roll = rnd.random()
+    if roll < 0.3:
+        kind = "question" if rnd.random() < 0.5 else "update"  # many questions are plain updates
+        return kind, f"Wie weet meer over {topic}?{rnd.choice(QUESTION_TAILS)}", False
+    if roll < 0.45:
+        return "update", f"{rnd.choice(['#gedoe', '#Gedoe'])} {topic} werkt niet mee", True
+    if roll < 0.5:
+        return "update", f"Update over {topic}: {rnd.choice(NOISE)}", False
+    tag = rnd.choice(TAGS)
+    return "update", f"Update over {topic} {tag}".strip(), False
 
 
 def _is_member(user: dict, moment: datetime) -> bool:
@@ -128,7 +160,7 @@ def _is_member(user: dict, moment: datetime) -> bool:
 
 
 def _message(msg_id: int, replied_to: str, thread_id: int, group_id: int, sender_id: int,
-             body: str, created: datetime, kind: str) -> dict:
+             body: str, created: datetime, kind: str, deleted_at: str = "") -> dict:
     return {
         "id": str(msg_id), "replied_to_id": replied_to, "parent_id": replied_to,
         "thread_id": str(thread_id), "conversation_id": "", "group_id": str(group_id),
@@ -136,6 +168,6 @@ def _message(msg_id: int, replied_to: str, thread_id: int, group_id: int, sender
         "in_private_conversation": "false", "sender_id": str(sender_id), "sender_type": "User",
         "sender_name": "", "sender_email": "", "body": body, "delegate_id": "",
         "api_url": f"https://www.yammer.com/api/v1/messages/{msg_id}", "attachments": "",
-        "deleted_by_id": "", "deleted_by_type": "", "created_at": _ts(created), "deleted_at": "",
+        "deleted_by_id": "", "deleted_by_type": "", "created_at": _ts(created), "deleted_at": deleted_at,
         "title": "", "html_body": "", "message_type": kind, "gdpr_delete_url": "",
     }

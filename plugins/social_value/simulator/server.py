@@ -2,9 +2,9 @@
 
 Routes come from the source modules (each exposes ROUTES); every request needs the bearer token
 the connectors send. Transport faults are applied here to every route alike, deterministically:
-with `429` the first request to each path is answered 429 with Retry-After; with `500`/`503` the
-second; with `timeout` the third stalls longer than a client should wait; with `truncate` the
-fourth body is cut short. Retrying connectors recover from all of them.
+the enabled ones, in the order 429 (with Retry-After), 500, 503, timeout (a stall longer than a
+client should wait), truncate (a body cut short), each take the next request to a path, so with
+all five on, requests 1 to 5 of each path fail once each. Retrying connectors recover from all.
 """
 
 from __future__ import annotations
@@ -52,14 +52,16 @@ class Handler(BaseHTTPRequestHandler):
         with self.lock:
             self.seen[url.path] += 1
             nth = self.seen[url.path]
-        if "429" in self.faults and nth == 1:
+        # Each enabled transport fault takes the next request to this path, in this order.
+        schedule = [name for name in ("429", "500", "503", "timeout", "truncate") if name in self.faults]
+        fault = schedule[nth - 1] if nth <= len(schedule) else None
+        if fault == "429":
             self._send(json_response({"error": "rate limited"}, 429, {"Retry-After": "1"}))
             return
-        for status in ("500", "503"):
-            if status in self.faults and nth == 2:
-                self._send(json_response({"error": "server error"}, int(status)))
-                return
-        if "timeout" in self.faults and nth == 3:
+        if fault in ("500", "503"):
+            self._send(json_response({"error": "server error"}, int(fault)))
+            return
+        if fault == "timeout":
             time.sleep(TIMEOUT_STALL_SECONDS)
         request = Request(method, url.path, parse_qs(url.query), self.headers, self.scale, self.faults,
                           f"http://{self.headers.get('Host', '127.0.0.1')}")
@@ -68,7 +70,7 @@ class Handler(BaseHTTPRequestHandler):
             if match:
                 request.match = match
                 response = handler(request)
-                if "truncate" in self.faults and nth == 4 and response.status == 200:
+                if fault == "truncate" and response.status == 200:
                     self._send(response, truncate=True)
                 else:
                     self._send(response)
