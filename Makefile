@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SVW    := PYTHONPATH=plugins $(BIN)/python -m social_value
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint check psql airflow env stop simulator gx-suites lock erase clean
+.PHONY: help install demo test lint check psql airflow env stop simulator gx-suites lock erase bench-memory clean
 
 help:
 	@echo "make demo     run the whole pipeline on the embedded default and show the result"
@@ -59,6 +59,9 @@ gx-suites: install
 
 lock: install
 	$(BIN)/uv pip compile requirements.in --python-version 3.11 --no-header --quiet -o requirements.lock
+
+bench-memory: install
+	$(SVW) run $(BIN)/python -m social_value.bench.loader_memory --factor 10
 
 erase: install
 	@$(SVW) erase --email "$(EMAIL)"

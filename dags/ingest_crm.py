@@ -32,6 +32,8 @@ from social_value.assets import RAW_CRM
 def ingest_crm():
     @task(outlets=[RAW_CRM])
     def salesforce_objects(data_interval_end=None) -> dict:
+        import os
+
         from airflow.sdk import BaseHook
 
         from social_value.airflow_connections import LOADER_CONN_ID, http_source, warehouse_url
@@ -44,7 +46,7 @@ def ingest_crm():
             config = SalesforceConfig.from_settings(BaseHook.get_connection(SALESFORCE_CONN_ID).extra_dejson)
             until = min(data_interval_end or pendulum.now("UTC"), pendulum.now("UTC"))
             return ingest_salesforce(warehouse_url(LOADER_CONN_ID), SalesforceSource(base_url, token, config),
-                                     until)
+                                     until, pseudonym_key=os.environ.get("SVW_PSEUDONYM_KEY"))
 
     salesforce_objects()
 

@@ -27,12 +27,29 @@ from social_value import runtime
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 
 
+def _fresh_test_databases() -> None:
+    """Each test session starts from empty databases of its own, so no test depends on what an
+    earlier session (or an older simulator) left behind. The demo's databases are never touched."""
+    from social_value import embedded_postgres, settings
+
+    secrets = runtime.ensure_embedded_server()
+    names = [settings.EMBEDDED_DB, settings.AIRFLOW_DB]
+    assert "warehouse" not in names and "airflow" not in names, "tests never use the demo's databases"
+    admin = embedded_postgres.url(secrets["SVW_OWNER_PASSWORD"], database="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+            conn.execute(f'create database "{name}"')
+
+
 @pytest.fixture(scope="session")
 def env() -> dict[str, str]:
     """The full runtime environment (starts the embedded Postgres when no URL is configured), with
     the warehouse set up (schemas, roles, key) as `make demo` and the build DAG do."""
     from social_value.warehouse_setup import role_passwords, setup
 
+    if not os.environ.get("SVW_WAREHOUSE_URL"):
+        _fresh_test_databases()
     runtime.apply_env()
     setup(os.environ["SVW_WAREHOUSE_URL"], os.environ["SVW_PSEUDONYM_KEY"], role_passwords())
     return dict(os.environ)
@@ -96,8 +113,17 @@ def demo(env, warehouse_url):
     after the first run. Shared by every test that needs a built warehouse."""
     first = run_cli("demo").stdout
     with psycopg.connect(warehouse_url) as conn:
-        after_first = metric_values(conn)
+        after_first = metric_values(conn), raw_fingerprints(conn)
     second = run_cli("demo").stdout
     with psycopg.connect(warehouse_url) as conn:
-        after_second = metric_values(conn)
+        after_second = metric_values(conn), raw_fingerprints(conn)
     return first, second, after_first, after_second
+
+
+def raw_fingerprints(conn) -> dict[str, tuple[int, str]]:
+    """Row count and an md5 over every row (load ids and load times included) of each raw table."""
+    tables = conn.execute("select table_schema || '.' || table_name from information_schema.tables "
+                          "where table_schema like 'raw\\_%%' and table_schema <> 'raw_meta' "
+                          "and table_type = 'BASE TABLE' order by 1").fetchall()
+    digest = "select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {} as t"
+    return {table: conn.execute(digest.format(table)).fetchone() for (table,) in tables}

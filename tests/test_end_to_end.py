@@ -84,9 +84,15 @@ def test_demo_prints_result_and_where_to_look(demo):
 
 
 def test_running_twice_gives_the_same_numbers(demo):
-    *_, after_first, after_second = demo
-    assert after_first, "marts.metric_values is empty"
-    assert after_second == after_first
+    *_, (marts_first, _), (marts_second, _) = demo
+    assert marts_first, "marts.metric_values is empty"
+    assert marts_second == marts_first
+
+
+def test_running_every_ingest_twice_leaves_raw_tables_identical(demo):
+    *_, (_, raw_first), (_, raw_second) = demo
+    assert len(raw_first) >= 10 and all(count > 0 for count, _ in raw_first.values())
+    assert raw_second == raw_first
 
 
 def test_level_one_matches_independent_computation(demo, conn):

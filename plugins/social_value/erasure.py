@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
@@ -100,6 +101,7 @@ class ErasedPeople:
     remembered, so that person's messages later in the same load are skipped too."""
 
     def __init__(self, keys: set[str], ids: dict[str, set[str]], pseudonym_key: str | None) -> None:
+        pseudonym_key = pseudonym_key or os.environ.get("SVW_PSEUDONYM_KEY")
         if keys and not pseudonym_key:
             require_key(pseudonym_key)  # raises: erased people can only be matched with the key
         self.keys, self.ids, self.pseudonym_key = keys, ids, pseudonym_key
@@ -118,12 +120,14 @@ class ErasedPeople:
     def skip(self, rows: Iterable, stream: str, email_field: str | None = None,
              id_field: str | None = None, id_kind: str | None = None) -> Iterator:
         for row in rows:
-            if self.keys and isinstance(row, dict) and self._erased(row, email_field, id_field, id_kind):
+            if self.keys and isinstance(row, dict) and self.matches(row, email_field, id_field, id_kind):
                 self.skipped[stream] += 1
                 continue
             yield row
 
-    def _erased(self, row: dict, email_field: str | None, id_field: str | None, id_kind: str | None) -> bool:
+    def matches(self, row: dict, email_field: str | None, id_field: str | None = None,
+                id_kind: str | None = None) -> bool:
+        """Is this record about an erased person?"""
         known = self.ids.setdefault(id_kind, set()) if id_kind else set()
         if id_field and row.get(id_field) in known:
             return True

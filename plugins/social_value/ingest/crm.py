@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from social_value import loader
+from social_value import erasure, loader
 from social_value.connectors import salesforce
 from social_value.connectors.salesforce import SalesforceSource, SObject
 
@@ -56,7 +56,7 @@ class _Stamps:
 
 
 def ingest_salesforce(warehouse_url: str, source: SalesforceSource, until: datetime,
-                      schema: str = SCHEMA) -> dict:
+                      schema: str = SCHEMA, pseudonym_key: str | None = None) -> dict:
     """Land every object's changes up to `until` into `schema`; returns counts per table.
 
     The summary (also logged) has, per table: rows read, changed (inserted or updated),
@@ -67,6 +67,7 @@ def ingest_salesforce(warehouse_url: str, source: SalesforceSource, until: datet
     objects = source.config.objects()
     with psycopg.connect(warehouse_url) as conn:
         marks = {obj.name: loader.get_watermark(conn, SOURCE, stream(schema, obj)) for obj in objects}
+        erased = erasure.ErasedPeople.load(conn, pseudonym_key)
         since = {name: mark - OVERLAP if mark else None for name, mark in marks.items()}
         window_start = min((s for s in since.values() if s), default=HISTORY_START)
         load_id = loader.start_load(conn, SOURCE, (window_start, until))
@@ -79,6 +80,9 @@ def ingest_salesforce(warehouse_url: str, source: SalesforceSource, until: datet
             for obj in objects:
                 stamps = _Stamps()
                 rows = stamps.watch(salesforce.records(source, obj, since[obj.name], until))
+                if obj.name == "User" and erased.keys:  # people erased under GDPR are not landed again
+                    rows = ((origin, record) for origin, record in rows
+                            if not erased.matches(record, "Email", "Id", "salesforce"))
                 stats = loader.merge_batch(conn, raw_table(schema, obj), rows, load_id, SOURCE)
                 for origin, reason, record in stamps.rejected:
                     loader.quarantine(conn, load_id, SOURCE, obj.table, origin, reason, record)
