@@ -154,41 +154,47 @@ def test_gdpr_erasure_through_raw_core_and_marts(demo, conn, env):
     assert persons == (1,)
     conn.commit()
 
-    output = run_cli("erase", "--email", email.upper()).stdout
-    assert "raw_viva_engage.users: 1 row(s) deleted" in output
-
-    counts = conn.execute(
-        "select (select count(*) from raw_viva_engage.users where lower(email) = lower(%(email)s)), "
-        "(select count(*) from raw_viva_engage.messages where sender_id = %(id)s), "
-        "(select count(*) from raw_msgraph.yammer_activity_user_detail "
-        " where lower(user_principal_name) = lower(%(email)s)), "
-        "(select count(*) from raw_activity_events.events where lower(user_email) = lower(%(email)s)), "
-        "(select count(*) from raw_slack.users where lower(email) = lower(%(email)s)), "
-        "(select count(*) from raw_meta.quarantine where payload ilike '%%' || %(email)s || '%%'), "
-        "(select count(*) from core.int_persons where person_key = %(key)s), "
-        "(select count(*) from core.int_messages where person_key = %(key)s)",
-        {"email": email, "id": user_id, "key": key}).fetchone()
-    assert counts == (0, 0, 0, 0, 0, 0, 0, 0)
-    assert registered() == before - 1
-    conn.commit()
-
-    # The source still exports the person: a new load must not bring them back.
-    from social_value.ingest.intranet import SourceConnection, ingest_viva_engage
-    from social_value.simulator import organisation, server
-
-    httpd = server.serve(0, "erasure-test", organisation.Scale())
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        source = SourceConnection(f"http://127.0.0.1:{httpd.server_address[1]}", "erasure-test")
-        summary = ingest_viva_engage(role_url("loader"), source, datetime(2026, 11, 1, tzinfo=UTC),
-                                     pseudonym_key=env["SVW_PSEUDONYM_KEY"])
+        output = run_cli("erase", "--email", email.upper()).stdout
+        assert "raw_viva_engage.users: 1 row(s) deleted" in output
+
+        counts = conn.execute(
+            "select (select count(*) from raw_viva_engage.users where lower(email) = lower(%(email)s)), "
+            "(select count(*) from raw_viva_engage.messages where sender_id = %(id)s), "
+            "(select count(*) from raw_msgraph.yammer_activity_user_detail "
+            " where lower(user_principal_name) = lower(%(email)s)), "
+            "(select count(*) from raw_activity_events.events where lower(user_email) = lower(%(email)s)), "
+            "(select count(*) from raw_slack.users where lower(email) = lower(%(email)s)), "
+            "(select count(*) from raw_meta.quarantine where payload ilike '%%' || %(email)s || '%%'), "
+            "(select count(*) from core.int_persons where person_key = %(key)s), "
+            "(select count(*) from core.int_messages where person_key = %(key)s)",
+            {"email": email, "id": user_id, "key": key}).fetchone()
+        assert counts == (0, 0, 0, 0, 0, 0, 0, 0)
+        assert registered() == before - 1
+        conn.commit()
+
+        # The source still exports the person: a new load must not bring them back.
+        from social_value.ingest.intranet import SourceConnection, ingest_viva_engage
+        from social_value.simulator import organisation, server
+
+        httpd = server.serve(0, "erasure-test", organisation.Scale())
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        try:
+            source = SourceConnection(f"http://127.0.0.1:{httpd.server_address[1]}", "erasure-test")
+            summary = ingest_viva_engage(role_url("loader"), source, datetime(2026, 11, 1, tzinfo=UTC),
+                                         pseudonym_key=env["SVW_PSEUDONYM_KEY"])
+        finally:
+            httpd.shutdown()
+            httpd.server_close()
+        erased_keys = {row[0] for row in conn.execute("select person_key from raw_meta.erasures")}
+        exported = sum(person_key(u["email"], env["SVW_PSEUDONYM_KEY"]) in erased_keys
+                       for u in organisation.users(organisation.Scale()))
+        assert key in erased_keys and summary["tables"]["users"]["skipped_erased"] == exported
+        again = conn.execute("select count(*) from raw_viva_engage.users where lower(email) = lower(%s)",
+                             (email,)).fetchone()[0]
+        assert again == 0
     finally:
-        httpd.shutdown()
-        httpd.server_close()
-    erased_keys = {row[0] for row in conn.execute("select person_key from raw_meta.erasures")}
-    exported = sum(person_key(u["email"], env["SVW_PSEUDONYM_KEY"]) in erased_keys
-                   for u in organisation.users(organisation.Scale()))
-    assert key in erased_keys and summary["tables"]["users"]["skipped_erased"] == exported
-    again = conn.execute("select count(*) from raw_viva_engage.users where lower(email) = lower(%s)",
-                         (email,)).fetchone()[0]
-    assert again == 0
+        # Later tests load the same simulated people into scratch schemas: lift the skip again.
+        conn.rollback()
+        conn.execute("delete from raw_meta.erasures where person_key = %s", (key,))
+        conn.commit()
