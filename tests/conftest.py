@@ -8,8 +8,10 @@ import os
 os.environ.pop("SVW_WAREHOUSE_URL", None)
 if os.environ.get("SVW_TEST_WAREHOUSE_URL"):
     os.environ["SVW_WAREHOUSE_URL"] = os.environ["SVW_TEST_WAREHOUSE_URL"]
-os.environ.setdefault("SVW_EMBEDDED_DB", "warehouse_test")
-os.environ.setdefault("SVW_AIRFLOW_DB", "airflow_test")
+# Tests use databases of their own, recreated empty each session (SVW_TEST_DB / SVW_TEST_AIRFLOW_DB
+# name them), whatever SVW_EMBEDDED_DB says: a developer's own database is never dropped.
+os.environ["SVW_EMBEDDED_DB"] = os.environ.get("SVW_TEST_DB", "warehouse_test")
+os.environ["SVW_AIRFLOW_DB"] = os.environ.get("SVW_TEST_AIRFLOW_DB", "airflow_test")
 os.environ.setdefault("SVW_SIMULATOR_PORT", "18765")
 
 import subprocess  # after the variables above: social_value reads them on import

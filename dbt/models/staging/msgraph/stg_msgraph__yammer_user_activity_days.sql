@@ -1,0 +1,45 @@
+with
+
+source as (
+
+    select * from {{ source('msgraph', 'yammer_activity_user_detail') }}
+
+),
+
+pseudonym_key as (
+
+    select * from {{ source('svw_private', 'pseudonym_key') }}
+
+),
+
+flagged as (
+
+    select
+        source.*,
+        coalesce(trim(source.user_principal_name) ~ '^[0-9A-Fa-f]{32}$', false) as is_concealed
+
+    from source
+
+),
+
+renamed as (
+
+    select
+        flagged.report_refresh_date::date as activity_date,
+        case
+            when not flagged.is_concealed
+                then {{ person_key("nullif(lower(trim(flagged.user_principal_name)), '')") }}
+        end as person_key,
+        flagged.is_concealed,
+        lower(nullif(trim(flagged.user_state), '')) as user_state,
+        coalesce(nullif(trim(flagged.posted_count), '')::integer, 0) as post_count,
+        coalesce(nullif(trim(flagged.read_count), '')::integer, 0) as read_count,
+        coalesce(nullif(trim(flagged.liked_count), '')::integer, 0) as like_count,
+        flagged._load_id as load_id
+
+    from flagged
+    cross join pseudonym_key
+
+)
+
+select * from renamed

@@ -1,0 +1,24 @@
+with
+
+source as (
+
+    select * from {{ source('qualtrics', 'questions') }}
+
+),
+
+renamed as (
+
+    select
+        file as export_file,
+        field,
+        nullif(position, '')::integer as column_position,
+        question_text,
+        nullif(import_id, '') as import_id,
+        coalesce(import_id ~ '^QID[0-9]', false) as is_question,
+        _load_id as load_id
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,29 @@
+with
+
+source as (
+
+    select * from {{ source('qualtrics', 'responses') }}
+
+),
+
+renamed as (
+
+    select
+        "ResponseId" as response_id,
+        regexp_replace(_origin, ':[0-9]+$', '') as export_file,
+        coalesce(lower(trim("Finished")) in ('1', 'true'), false) as is_finished,
+        nullif(trim("Status"), '') as response_type,
+        nullif(trim("Progress"), '')::numeric as progress_percent,
+        nullif(trim("Duration (in seconds)"), '')::numeric as duration_seconds,
+        lower(nullif(trim("DistributionChannel"), '')) as distribution_channel,
+        nullif(trim("UserLanguage"), '') as user_language,
+        {{ to_utc('coalesce(start_at, "StartDate")') }} as started_at,
+        {{ to_utc('coalesce(end_at, "EndDate")') }} as ended_at,
+        {{ to_utc('coalesce(recorded_at, "RecordedDate")') }} as recorded_at,
+        _load_id as load_id
+
+    from source
+
+)
+
+select * from renamed

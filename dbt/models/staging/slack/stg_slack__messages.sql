@@ -1,0 +1,43 @@
+with
+
+source as (
+
+    select * from {{ source('slack', 'messages') }}
+
+),
+
+renamed as (
+
+    select
+        source.channel_id || ':' || source.ts as message_id,
+        source.channel_id || ':' || coalesce(nullif(source.thread_ts, ''), source.ts) as thread_id,
+        source.channel_id,
+        source.ts as slack_ts,
+        nullif(source.thread_ts, '') as slack_thread_ts,
+        coalesce(nullif(source.thread_ts, ''), source.ts) = source.ts as is_thread_starter,
+        lower(coalesce(nullif(source.type, ''), 'message')) as message_type,
+        lower(nullif(source.subtype, '')) as message_subtype,
+        nullif(trim(source.user), '') as slack_user_id,
+        nullif(trim(source.bot_id), '') as slack_bot_id,
+        source.text as message_text,
+        case
+            when source.reactions ~ '^\s*\['
+                then (
+                    select coalesce(sum((reaction.value ->> 'count')::integer), 0)
+                    from jsonb_array_elements(source.reactions::jsonb) as reaction
+                )
+            else 0
+        end as reaction_count,
+        case
+            when source.ts ~ '^[0-9]+(\.[0-9]+)?$' then to_timestamp(source.ts::numeric)
+        end as created_at,
+        case
+            when source.edited_ts ~ '^[0-9]+(\.[0-9]+)?$' then to_timestamp(source.edited_ts::numeric)
+        end as edited_at,
+        source._load_id as load_id
+
+    from source
+
+)
+
+select * from renamed
