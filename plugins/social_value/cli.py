@@ -228,12 +228,22 @@ def cmd_demo(_: argparse.Namespace) -> None:
 def cmd_airflow(_: argparse.Namespace) -> None:
     runtime.apply_env()
     prepare(lambda message: print(message, flush=True))
-    if os.environ.get("SVW_EMBEDDED"):
-        start_simulator()
+    simulator = start_simulator() if os.environ.get("SVW_EMBEDDED") else None
+    if simulator:
         print(f"source simulator serving on 127.0.0.1:{runtime.simulator_port()}")
-    print("Airflow UI: http://127.0.0.1:8080 (user and password: printed below by airflow standalone)")
+    print("Airflow UI: http://127.0.0.1:8080 (user admin; the password is printed below by airflow "
+          "standalone). Ctrl-C stops Airflow and the simulator.", flush=True)
     os.environ.setdefault("AIRFLOW__API__PORT", "8080")
-    _exec([_venv_bin("airflow"), "standalone"])
+    # standalone starts its components as `airflow ...` from PATH: put this venv first.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    try:
+        subprocess.run([_venv_bin("airflow"), "standalone"], check=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if simulator:
+            simulator.terminate()
+            simulator.wait()
 
 
 COMMANDS = {
