@@ -81,17 +81,33 @@ def scratch_schema(conn) -> Iterator[str]:
 
 
 @pytest.fixture
-def simulator(env):
-    """The source simulator on a free port over real HTTP; yields (base_url, token)."""
-    from social_value.simulator import organisation, server
+def serve_simulator(env):
+    """Start simulators over real HTTP on free ports: `serve_simulator(scale, faults="")` returns
+    (base_url, token); every server started is stopped after the test."""
+    from social_value.simulator import server
+    from social_value.simulator.api import Faults
 
-    token = "test-token-" + uuid.uuid4().hex
-    httpd = server.serve(0, token, organisation.Scale(employees=30, months=3))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", token
-    httpd.shutdown()
-    httpd.server_close()
+    servers = []
+
+    def start(scale, faults: str = "") -> tuple[str, str]:
+        token = "test-token-" + uuid.uuid4().hex
+        httpd = server.serve(0, token, scale, Faults.parse(faults))
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_address[1]}", token
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def simulator(serve_simulator):
+    """The simulator at a small scale; yields (base_url, token)."""
+    from social_value.simulator import organisation
+
+    return serve_simulator(organisation.Scale(employees=30, months=3))
 
 
 ROOT = Path(__file__).resolve().parents[1]

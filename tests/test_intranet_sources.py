@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,25 +24,13 @@ from social_value.ingest.intranet import (
 from social_value.simulator import activity_events, msgraph, slack
 from social_value.simulator.api import Faults
 from social_value.simulator.organisation import Scale
-from social_value.simulator.server import serve
 
 SCALE = Scale(employees=20, months=2, seed=11)
 
 
 @pytest.fixture
-def graph(env):
-    def start(faults: str = ""):
-        token = uuid.uuid4().hex
-        httpd = serve(0, token, SCALE, Faults.parse(faults))
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        servers.append(httpd)
-        return SourceConnection(f"http://127.0.0.1:{httpd.server_address[1]}", token)
-
-    servers = []
-    yield start
-    for httpd in servers:
-        httpd.shutdown()
-        httpd.server_close()
+def graph(serve_simulator):
+    return lambda faults="": SourceConnection(*serve_simulator(SCALE, faults))
 
 
 def _table(conn, schema, name):

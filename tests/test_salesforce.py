@@ -21,8 +21,7 @@ from social_value.connectors import salesforce as sf
 from social_value.connectors.http import SourceError
 from social_value.ingest.crm import OVERLAP, ingest_salesforce
 from social_value.settings import ConfigError
-from social_value.simulator import crm_world, server
-from social_value.simulator.api import Faults
+from social_value.simulator import crm_world
 from social_value.simulator.organisation import Scale
 
 SCALE = Scale(employees=30, months=3)
@@ -79,21 +78,9 @@ def recorded() -> Iterator:
 
 
 @pytest.fixture
-def salesforce_sim(env) -> Iterator:
-    """Start simulators with given fault switches; yields a factory returning a SalesforceSource."""
-    servers = []
-
-    def start(faults: str = "") -> sf.SalesforceSource:
-        token = "test-token-" + uuid.uuid4().hex
-        httpd = server.serve(0, token, SCALE, Faults.parse(faults))
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        servers.append(httpd)
-        return sf.SalesforceSource(f"http://127.0.0.1:{httpd.server_address[1]}", token)
-
-    yield start
-    for httpd in servers:
-        httpd.shutdown()
-        httpd.server_close()
+def salesforce_sim(serve_simulator):
+    """Start simulators with given fault switches; a factory returning a SalesforceSource."""
+    return lambda faults="": sf.SalesforceSource(*serve_simulator(SCALE, faults))
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ from social_value.simulator import survey_world as sw
 from social_value.simulator import surveymonkey as sim
 from social_value.simulator.api import Faults
 from social_value.simulator.organisation import Scale
-from social_value.simulator.server import serve
 
 SCALE = Scale(employees=30, months=3)
 UNTIL = datetime(2026, 11, 1, tzinfo=UTC)
@@ -135,20 +134,8 @@ def test_recorded_answers_are_not_landed_without_their_meaning():
 # --- simulator → connector → raw ------------------------------------------------------------------
 
 @pytest.fixture
-def survey_sim(env):
-    servers = []
-
-    def start(faults: str = "") -> tuple[str, str]:
-        token = "test-token-" + uuid.uuid4().hex
-        httpd = serve(0, token, SCALE, Faults.parse(faults))
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        servers.append(httpd)
-        return f"http://127.0.0.1:{httpd.server_address[1]}", token
-
-    yield start
-    for httpd in servers:
-        httpd.shutdown()
-        httpd.server_close()
+def survey_sim(serve_simulator):
+    return lambda faults="": serve_simulator(SCALE, faults)
 
 
 @pytest.fixture
