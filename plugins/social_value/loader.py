@@ -8,10 +8,12 @@ Columns the source sends that we do not know are kept in `_extra` (jsonb), never
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -95,6 +97,15 @@ class BatchStats:
     quarantined: int = 0
     unknown_columns: set[str] = field(default_factory=set)
 
+    def add(self, other: BatchStats) -> None:
+        self.read += other.read
+        self.loaded += other.loaded
+        self.quarantined += other.quarantined
+
+    def counts(self) -> dict[str, int]:
+        """What task summaries and logs report per table."""
+        return {"read": self.read, "changed": self.loaded, "quarantined": self.quarantined}
+
 
 class QuarantineError(Exception):
     """A record that cannot be landed as it is; the reason goes to raw_meta.quarantine."""
@@ -131,6 +142,19 @@ def start_load(conn: psycopg.Connection, source: str, window: tuple[datetime, da
     return load_id
 
 
+@contextmanager
+def recorded_load(conn: psycopg.Connection, source: str,
+                  window: tuple[datetime, datetime] | None) -> Iterator[int]:
+    """Start a load (committed on its own, so it is traceable) and yield its id; if the block
+    raises, the transaction is rolled back and the load is marked failed with the error."""
+    load_id = start_load(conn, source, window)
+    try:
+        yield load_id
+    except Exception as error:
+        fail_load(conn, load_id, f"{type(error).__name__}: {error}")
+        raise
+
+
 def finish_load(conn: psycopg.Connection, load_id: int, stats: BatchStats) -> None:
     conn.execute(
         "update raw_meta.loads set status = 'succeeded', finished_at = clock_timestamp(), "
@@ -164,8 +188,6 @@ def set_watermark(conn: psycopg.Connection, source: str, stream: str, value: dat
 
 def file_digest(path) -> tuple[str, int]:
     """sha256 and size of a dropped file, read in chunks."""
-    import hashlib
-
     digest, size = hashlib.sha256(), 0
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

@@ -70,12 +70,11 @@ def ingest_salesforce(warehouse_url: str, source: SalesforceSource, until: datet
         erased = erasure.ErasedPeople.load(conn, pseudonym_key)
         since = {name: mark - OVERLAP if mark else None for name, mark in marks.items()}
         window_start = min((s for s in since.values() if s), default=HISTORY_START)
-        load_id = loader.start_load(conn, SOURCE, (window_start, until))
-        log.info("load %s: Salesforce %s (API v%s) up to %s", load_id, source.base_url,
-                 source.config.api_version, until.isoformat())
-        summary: dict = {"load_id": load_id, "window_end": until.isoformat(), "tables": {}}
-        total = loader.BatchStats()
-        try:
+        with loader.recorded_load(conn, SOURCE, (window_start, until)) as load_id:
+            log.info("load %s: Salesforce %s (API v%s) up to %s", load_id, source.base_url,
+                     source.config.api_version, until.isoformat())
+            summary: dict = {"load_id": load_id, "window_end": until.isoformat(), "tables": {}}
+            total = loader.BatchStats()
             newest = {}
             for obj in objects:
                 stamps = _Stamps()
@@ -96,9 +95,7 @@ def ingest_salesforce(warehouse_url: str, source: SalesforceSource, until: datet
                 log.info("load %s: %s read %d, changed %d, quarantined %d, watermark %s", load_id,
                          obj.name, stats.read, stats.loaded, stats.quarantined,
                          summary["tables"][obj.table]["watermark"])
-                total.read += stats.read
-                total.loaded += stats.loaded
-                total.quarantined += stats.quarantined
+                total.add(stats)
             for obj in objects:
                 if newest[obj.name]:
                     loader.set_watermark(conn, SOURCE, stream(schema, obj), newest[obj.name], load_id)
@@ -107,6 +104,3 @@ def ingest_salesforce(warehouse_url: str, source: SalesforceSource, until: datet
             log.info("load %s committed: read %d, changed %d, quarantined %d", load_id, total.read,
                      total.loaded, total.quarantined)
             return summary
-        except Exception as error:
-            loader.fail_load(conn, load_id, f"{type(error).__name__}: {error}")
-            raise

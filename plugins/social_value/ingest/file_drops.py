@@ -41,29 +41,20 @@ def ingest_files(warehouse_url: str, source: str, target: str, folder: Path, fil
         if not pending:
             log.info("%s: no new files in %s", source, folder)
             return summary
-        load_id = loader.start_load(conn, source, None)
-        summary["load_id"] = load_id
-        try:
+        with loader.recorded_load(conn, source, None) as load_id:
+            summary["load_id"] = load_id
             for path, name, digest, size in pending:
                 log.info("load %s: %s (%d bytes)", load_id, name, size)
                 summary["files"][name] = land(conn, path, load_id)
                 loader.record_file(conn, source, f"{target}:{name}", digest, size, load_id)
-            total = loader.BatchStats()
             for tables in summary["files"].values():
                 for name, counts in tables.items():
                     table = summary["tables"].setdefault(name, {"read": 0, "changed": 0, "quarantined": 0})
                     for key in table:
                         table[key] += counts[key]
-                    total.read += counts["read"]
-                    total.loaded += counts["changed"]
-                    total.quarantined += counts["quarantined"]
-            loader.finish_load(conn, load_id, total)
+            totals = summary["tables"].values()
+            loader.finish_load(conn, load_id, loader.BatchStats(
+                sum(t["read"] for t in totals), sum(t["changed"] for t in totals),
+                sum(t["quarantined"] for t in totals)))
             conn.commit()
-        except Exception as error:
-            loader.fail_load(conn, load_id, f"{type(error).__name__}: {error}")
-            raise
     return summary
-
-
-def counts(stats: loader.BatchStats) -> dict:
-    return {"read": stats.read, "changed": stats.loaded, "quarantined": stats.quarantined}

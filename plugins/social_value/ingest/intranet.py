@@ -51,42 +51,35 @@ def ingest_viva_engage(warehouse_url: str, source: SourceConnection, until: date
         watermark = loader.get_watermark(conn, SOURCE, schema)
         erased = erasure.ErasedPeople.load(conn, pseudonym_key)
         since = watermark - OVERLAP if watermark else HISTORY_START
-        load_id = loader.start_load(conn, SOURCE, (since, until))
-        log.info("load %s: Viva Engage export %s → %s", load_id, since.isoformat(), until.isoformat())
-        zip_path = None
-        try:
+        with loader.recorded_load(conn, SOURCE, (since, until)) as load_id:
+            log.info("load %s: Viva Engage export %s → %s", load_id, since.isoformat(), until.isoformat())
             zip_path = export.fetch_export(source.base_url, source.token, since, until)
-            summary = {"load_id": load_id, "window_start": since.isoformat(),
-                       "window_end": until.isoformat(), "tables": {}}
-            total = loader.BatchStats()
-            with zipfile.ZipFile(zip_path) as archive:
-                present = set(archive.namelist())
-                for member, table in export.tables(schema).items():
-                    if member not in present:
-                        log.warning("load %s: %s is not in this export", load_id, member)
-                        continue
-                    records = erased.skip(export.read_csv(archive, member), member, *EXPORT_PEOPLE[member])
-                    rows = loader.tagged(f"{zip_path.name}:{member}", records)
-                    stats = loader.merge_batch(conn, table, rows, load_id, SOURCE)
-                    summary["tables"][table.name] = {
-                        "read": stats.read, "changed": stats.loaded, "quarantined": stats.quarantined,
-                        "skipped_erased": erased.skipped[member]}
-                    log.info("load %s: %s read %d, changed %d, quarantined %d", load_id, member,
-                             stats.read, stats.loaded, stats.quarantined)
-                    total.read += stats.read
-                    total.loaded += stats.loaded
-                    total.quarantined += stats.quarantined
+            try:
+                summary = {"load_id": load_id, "window_start": since.isoformat(),
+                           "window_end": until.isoformat(), "tables": {}}
+                total = loader.BatchStats()
+                with zipfile.ZipFile(zip_path) as archive:
+                    present = set(archive.namelist())
+                    for member, table in export.tables(schema).items():
+                        if member not in present:
+                            log.warning("load %s: %s is not in this export", load_id, member)
+                            continue
+                        records = erased.skip(export.read_csv(archive, member), member,
+                                              *EXPORT_PEOPLE[member])
+                        rows = loader.tagged(f"{zip_path.name}:{member}", records)
+                        stats = loader.merge_batch(conn, table, rows, load_id, SOURCE)
+                        summary["tables"][table.name] = {**stats.counts(),
+                                                         "skipped_erased": erased.skipped[member]}
+                        log.info("load %s: %s read %d, changed %d, quarantined %d", load_id, member,
+                                 stats.read, stats.loaded, stats.quarantined)
+                        total.add(stats)
+            finally:
+                zip_path.unlink(missing_ok=True)
             loader.set_watermark(conn, SOURCE, schema, until, load_id)
             loader.finish_load(conn, load_id, total)
             conn.commit()
             log.info("load %s committed; watermark now %s", load_id, until.isoformat())
             return summary
-        except Exception as error:
-            loader.fail_load(conn, load_id, f"{type(error).__name__}: {error}")
-            raise
-        finally:
-            if zip_path:
-                zip_path.unlink(missing_ok=True)
 
 
 def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime,
@@ -105,11 +98,10 @@ def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime
         erased = erasure.ErasedPeople.load(conn, pseudonym_key)
         first_day = (watermark.date() - timedelta(days=OVERLAP_DAYS) if watermark
                      else last_day - timedelta(days=history_days - 1))
-        load_id = loader.start_load(conn, "msgraph", (first_day, last_day))
-        summary = {"load_id": load_id, "first_day": first_day.isoformat(), "last_day": last_day.isoformat(),
-                   "days": 0, "concealed_rows": 0, "tables": {}}
-        stats = loader.BatchStats()
-        try:
+        with loader.recorded_load(conn, "msgraph", (first_day, last_day)) as load_id:
+            summary = {"load_id": load_id, "first_day": first_day.isoformat(),
+                       "last_day": last_day.isoformat(), "days": 0, "concealed_rows": 0, "tables": {}}
+            stats = loader.BatchStats()
             day = first_day
             while day <= last_day:
                 path = msgraph.fetch_user_detail(source.base_url, source.token, day)
@@ -126,7 +118,7 @@ def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime
                 log.warning("load %s: %d report rows have concealed names (32-hex hashes): they count in "
                             "'ALL' likes and reads but cannot be joined to a person", load_id,
                             summary["concealed_rows"])
-            summary["tables"][table.name] = {**file_drops.counts(stats),
+            summary["tables"][table.name] = {**stats.counts(),
                                              "skipped_erased": erased.skipped["report"]}
             loader.set_watermark(conn, "msgraph", schema,
                                  datetime.combine(last_day, datetime.min.time(), UTC), load_id)
@@ -135,9 +127,6 @@ def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime
             log.info("load %s: %d day(s), %d rows read, %d changed", load_id, summary["days"], stats.read,
                      stats.loaded)
             return summary
-        except Exception as error:
-            loader.fail_load(conn, load_id, f"{type(error).__name__}: {error}")
-            raise
 
 
 def _counting_concealed(rows, summary: dict):
@@ -162,7 +151,7 @@ def ingest_slack_drop(warehouse_url: str, drop_dir: Path, schema: str = slack.SC
                                  ("messages", slack.read_messages)):
                 records = erased.skip(reader(archive), name, *people[name])
                 rows = loader.tagged(f"{path.name}:{name}", records)
-                out[name] = file_drops.counts(loader.merge_batch(conn, tables[name], rows, load_id, "slack"))
+                out[name] = loader.merge_batch(conn, tables[name], rows, load_id, "slack").counts()
         return out
 
     files = sorted(folder.glob("*.zip"))
@@ -181,7 +170,7 @@ def ingest_activity_events_drop(warehouse_url: str, drop_dir: Path,
         records = erased.skip(activity_events.read_events(path), "events", "user_email")
         rows = loader.tagged(path.name, records)
         stats = loader.merge_batch(conn, table, rows, load_id, "activity_events")
-        return {"events": file_drops.counts(stats)}
+        return {"events": stats.counts()}
 
     files = activity_events.event_files(folder) if folder.exists() else []
     return file_drops.ingest_files(warehouse_url, "activity_events", schema, folder, files, land)

@@ -11,7 +11,6 @@ its answers, so an answer the respondent removed does not linger.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tempfile
@@ -44,10 +43,6 @@ class SurveyMonkeySource:
     per_page: int = sm.PER_PAGE
 
 
-def _counts(stats: loader.BatchStats) -> dict[str, int]:
-    return {"read": stats.read, "changed": stats.loaded, "quarantined": stats.quarantined}
-
-
 class _Spool:
     """(origin, record) lines per table in temporary JSON-lines files, read back as streams."""
 
@@ -77,42 +72,38 @@ def ingest_surveymonkey(warehouse_url: str, source: SurveyMonkeySource, until: d
     """
     client = sm.SurveyMonkey(source.base_url, source.token, source.per_page)
     tables = sm.tables(schema)
-    with psycopg.connect(warehouse_url) as conn, tempfile.TemporaryDirectory(prefix="svw-sm-") as tmp:
-        load_id = loader.start_load(conn, SURVEYMONKEY, None)
+    with (psycopg.connect(warehouse_url) as conn, tempfile.TemporaryDirectory(prefix="svw-sm-") as tmp,
+          loader.recorded_load(conn, SURVEYMONKEY, None) as load_id):
         summary: dict = {"load_id": load_id, "window_end": until.isoformat(), "surveys": {}, "tables": {}}
+        survey_ids = list(source.survey_ids) or [str(s["id"]) for s in client.surveys()]
+        log.info("load %s: SurveyMonkey surveys %s up to %s", load_id, ", ".join(survey_ids),
+                 until.isoformat())
+        spool = _Spool(Path(tmp), list(tables))
+        rejected = {name: 0 for name in tables}
         try:
-            survey_ids = list(source.survey_ids) or [str(s["id"]) for s in client.surveys()]
-            log.info("load %s: SurveyMonkey surveys %s up to %s", load_id, ", ".join(survey_ids),
-                     until.isoformat())
-            spool = _Spool(Path(tmp), list(tables))
-            rejected = {name: 0 for name in tables}
-            try:
-                for survey_id in survey_ids:
-                    watermark = loader.get_watermark(conn, SURVEYMONKEY, _stream(schema, survey_id))
-                    since = watermark - OVERLAP if watermark else None
-                    summary["surveys"][survey_id] = _spool_survey(
-                        conn, client, survey_id, since, until, spool, rejected, load_id)
-            finally:
-                spool.close()
-            total = loader.BatchStats()
-            for name, table in tables.items():
-                stats = loader.BatchStats(read=rejected[name], quarantined=rejected[name])
-                loader.merge_batch(conn, table, spool.read(name), load_id, SURVEYMONKEY, stats)
-                summary["tables"][name] = _counts(stats)
-                _add(total, stats)
-            summary["tables"]["answers"]["removed"] = _remove_stale_answers(
-                conn, tables["answers"], spool)
-            for name, counts in summary["tables"].items():
-                log.info("load %s: %s.%s %s", load_id, schema, name, counts)
             for survey_id in survey_ids:
-                loader.set_watermark(conn, SURVEYMONKEY, _stream(schema, survey_id), until, load_id)
-            loader.finish_load(conn, load_id, total)
-            conn.commit()
-            log.info("load %s committed; watermarks now %s", load_id, until.isoformat())
-            return summary
-        except Exception as error:
-            loader.fail_load(conn, load_id, f"{type(error).__name__}: {error}")
-            raise
+                watermark = loader.get_watermark(conn, SURVEYMONKEY, _stream(schema, survey_id))
+                since = watermark - OVERLAP if watermark else None
+                summary["surveys"][survey_id] = _spool_survey(
+                    conn, client, survey_id, since, until, spool, rejected, load_id)
+        finally:
+            spool.close()
+        total = loader.BatchStats()
+        for name, table in tables.items():
+            stats = loader.BatchStats(read=rejected[name], quarantined=rejected[name])
+            loader.merge_batch(conn, table, spool.read(name), load_id, SURVEYMONKEY, stats)
+            summary["tables"][name] = stats.counts()
+            _add(total, stats)
+        summary["tables"]["answers"]["removed"] = _remove_stale_answers(
+            conn, tables["answers"], spool)
+        for name, counts in summary["tables"].items():
+            log.info("load %s: %s.%s %s", load_id, schema, name, counts)
+        for survey_id in survey_ids:
+            loader.set_watermark(conn, SURVEYMONKEY, _stream(schema, survey_id), until, load_id)
+        loader.finish_load(conn, load_id, total)
+        conn.commit()
+        log.info("load %s committed; watermarks now %s", load_id, until.isoformat())
+        return summary
 
 
 def _stream(schema: str, survey_id: str) -> str:
@@ -120,9 +111,7 @@ def _stream(schema: str, survey_id: str) -> str:
 
 
 def _add(total: loader.BatchStats, stats: loader.BatchStats) -> None:
-    total.read += stats.read
-    total.loaded += stats.loaded
-    total.quarantined += stats.quarantined
+    total.add(stats)
 
 
 def _spool_survey(conn: psycopg.Connection, client: sm.SurveyMonkey, survey_id: str,
@@ -196,46 +185,32 @@ def ingest_qualtrics_drop(warehouse_url: str, drop_dir: str | Path, schema: str 
     files = sorted(folder.rglob("*.csv")) if folder.is_dir() else []
     if not folder.is_dir():
         log.warning("no Qualtrics drop folder at %s: nothing to load", folder)
-    with psycopg.connect(warehouse_url) as conn:
-        load_id = loader.start_load(conn, QUALTRICS, None)
+    with psycopg.connect(warehouse_url) as conn, loader.recorded_load(conn, QUALTRICS, None) as load_id:
         summary: dict = {"load_id": load_id, "folder": str(folder), "files": {},
                          "tables": {name: {"read": 0, "changed": 0, "quarantined": 0} for name in tables}}
-        try:
-            loader.ensure_table(conn, tables["files"])
-            known = dict(conn.execute(sql.SQL("select name, sha256 from {}").format(
-                tables["files"].ident())).fetchall())
-            total = loader.BatchStats()
-            for path in files:
-                name = path.relative_to(folder).as_posix()
-                digest, size = _sha256(path)
-                if known.get(name) == digest:
-                    summary["files"][name] = {"status": "unchanged"}
-                    log.info("load %s: %s unchanged (sha256 %s…), skipped", load_id, name, digest[:12])
-                    continue
-                entry = _load_file(conn, tables, path, name, load_id, summary["tables"], total)
-                register = {"name": name, "sha256": digest, "bytes": str(size),
-                            **{k: None if v is None else str(v) for k, v in entry.items()}}
-                stats = loader.merge_batch(conn, tables["files"], [(name, register)], load_id, QUALTRICS)
-                for key, value in _counts(stats).items():
-                    summary["tables"]["files"][key] += value
-                summary["files"][name] = entry
-                log.info("load %s: %s %s", load_id, name, entry)
-            loader.finish_load(conn, load_id, total)
-            conn.commit()
-            log.info("load %s committed: %s", load_id, summary["tables"])
-            return summary
-        except Exception as error:
-            loader.fail_load(conn, load_id, f"{type(error).__name__}: {error}")
-            raise
-
-
-def _sha256(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as data:
-        while chunk := data.read(1 << 16):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        loader.ensure_table(conn, tables["files"])
+        known = dict(conn.execute(sql.SQL("select name, sha256 from {}").format(
+            tables["files"].ident())).fetchall())
+        total = loader.BatchStats()
+        for path in files:
+            name = path.relative_to(folder).as_posix()
+            digest, size = loader.file_digest(path)
+            if known.get(name) == digest:
+                summary["files"][name] = {"status": "unchanged"}
+                log.info("load %s: %s unchanged (sha256 %s…), skipped", load_id, name, digest[:12])
+                continue
+            entry = _load_file(conn, tables, path, name, load_id, summary["tables"], total)
+            register = {"name": name, "sha256": digest, "bytes": str(size),
+                        **{k: None if v is None else str(v) for k, v in entry.items()}}
+            stats = loader.merge_batch(conn, tables["files"], [(name, register)], load_id, QUALTRICS)
+            for key, value in stats.counts().items():
+                summary["tables"]["files"][key] += value
+            summary["files"][name] = entry
+            log.info("load %s: %s %s", load_id, name, entry)
+        loader.finish_load(conn, load_id, total)
+        conn.commit()
+        log.info("load %s committed: %s", load_id, summary["tables"])
+        return summary
 
 
 def _load_file(conn: psycopg.Connection, tables: dict[str, RawTable], path: Path, name: str,
@@ -261,7 +236,7 @@ def _load_file(conn: psycopg.Connection, tables: dict[str, RawTable], path: Path
     questions = loader.merge_batch(conn, tables["questions"],
                                    loader.tagged(name, qx.question_records(name, header)), load_id, QUALTRICS)
     for table, stats in (("responses", responses), ("answers", answers), ("questions", questions)):
-        for key, value in _counts(stats).items():
+        for key, value in stats.counts().items():
             counts[table][key] += value
         _add(total, stats)
     return {"format": header.format, "rows_read": responses.read, "rows_quarantined": responses.quarantined,
