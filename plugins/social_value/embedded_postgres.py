@@ -76,6 +76,8 @@ def is_running() -> bool:
 def start(owner_password: str) -> None:
     """Initialise (first time) and start the server; a no-op when it already runs."""
     pgdata = data_dir()
+    if (pgdata / "PG_VERSION").exists() and is_running():
+        return  # every command calls this: skip the permission walk below when nothing is to do
     user = _run_as()
     if not (pgdata / "PG_VERSION").exists():
         pgdata.mkdir(parents=True, exist_ok=True)

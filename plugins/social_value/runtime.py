@@ -12,6 +12,8 @@ import warnings
 from urllib.parse import quote, unquote, urlsplit
 
 from social_value import settings
+from social_value.dbt_runner import dbt_env
+from social_value.quality.gx_checks import gx_connection_string
 from social_value.warehouse_setup import ROLES as ROLE_PASSWORDS
 
 SIMULATOR_PORT_DEFAULT = 8765
@@ -27,6 +29,8 @@ def _simulated_extras() -> dict[str, dict]:
     from social_value.simulator.organisation import Scale
 
     return {"msgraph": {"history_days": (datetime.now(UTC) - Scale().start).days + 1}}
+
+
 _DERIVED = {"SVW_WAREHOUSE_URL", "SVW_GX_CONNECTION_STRING", "PYTHONPATH"}
 
 
@@ -45,10 +49,11 @@ def _parts(url: str) -> dict[str, str]:
     }
 
 
-def _with_database(url: str, database: str, driver: str = "postgresql") -> str:
-    p = _parts(url)
-    auth = quote(p["user"], safe="") + (":" + quote(p["password"], safe="") if p["password"] else "")
-    return f"{driver}://{auth}@{p['host']}:{p['port']}/{database}"
+def _url(parts: dict[str, str], database: str, driver: str = "postgresql") -> str:
+    """A URL to `database` on the same server, with the login in `parts` (user, password)."""
+    auth = quote(parts["user"], safe="") + (
+        ":" + quote(parts["password"], safe="") if parts["password"] else "")
+    return f"{driver}://{auth}@{parts['host']}:{parts['port']}/{database}"
 
 
 def ensure_embedded_server() -> dict[str, str]:
@@ -90,33 +95,31 @@ def build_env(start_embedded: bool = True) -> dict[str, str]:
         env["SVW_EMBEDDED"] = "1"
         sim = f"http://127.0.0.1:{simulator_port()}"
         # Every HTTP source points at the simulator, with the same bearer token.
+        extras = _simulated_extras()
         for conn_id in SIMULATED_HTTP_SOURCES:
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
                 {"conn_type": "http", "host": sim, "password": env["SVW_SOURCE_TOKEN"],
-                 "extra": _simulated_extras().get(conn_id, {})})
+                 "extra": extras.get(conn_id, {})})
         env["SVW_DROP_DIR"] = str(settings.STATE_DIR / "drops")
-    p = _parts(url)
+    p = _parts(url)  # validates the URL before anything is derived from it
     env.update({
         "SVW_WAREHOUSE_URL": url,
-        "SVW_PG_HOST": p["host"], "SVW_PG_PORT": p["port"], "SVW_PG_USER": p["user"],
-        "SVW_PG_PASSWORD": p["password"], "SVW_PG_DATABASE": p["database"],
-        "SVW_GX_CONNECTION_STRING": _with_database(url, p["database"], "postgresql+psycopg2"),
-        "DBT_PROFILES_DIR": str(settings.PROJECT_ROOT / "dbt"),
+        **dbt_env(url),  # SVW_PG_* and DBT_PROFILES_DIR, exactly as the build DAG gives them to dbt
+        "SVW_GX_CONNECTION_STRING": gx_connection_string(url),
         "DBT_PROJECT_DIR": str(settings.PROJECT_ROOT / "dbt"),
         "AIRFLOW_HOME": str(settings.STATE_DIR / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(settings.PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW_CONN_SVW_WAREHOUSE": _with_database(url, p["database"]),
+        "AIRFLOW_CONN_SVW_WAREHOUSE": _url(p, p["database"]),
         **{f"AIRFLOW_CONN_SVW_{role.upper()}": role_url(url, role, env.get(var) or os.environ.get(var, ""))
            for role, var in ROLE_PASSWORDS.items() if role in ("loader", "transformer")},
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(settings.PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
     })
     if not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _with_database(
-            url, settings.AIRFLOW_DB, "postgresql+psycopg2")
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _url(p, settings.AIRFLOW_DB, "postgresql+psycopg2")
     # What the user set wins, except the values derived from the warehouse URL.
     return {k: v for k, v in env.items() if k in _DERIVED or k.startswith("SVW_PG_") or k not in os.environ}
 
@@ -124,7 +127,7 @@ def build_env(start_embedded: bool = True) -> dict[str, str]:
 def role_url(url: str, role: str, password: str) -> str:
     """The warehouse URL logged in as one of the project's roles."""
     p = _parts(url)
-    return f"postgresql://{role}:{quote(password, safe='')}@{p['host']}:{p['port']}/{p['database']}"
+    return _url({**p, "user": role, "password": password}, p["database"])
 
 
 def simulator_port() -> int:

@@ -73,10 +73,3 @@ def ensure_demo_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
         path.write_text(body)
         path.chmod(0o600)
     return values
-
-
-def require(name: str, hint: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise ConfigError(f"{name} is not set: {hint}")
-    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from social_value.settings import PROJECT_ROOT
 
@@ -11,7 +12,7 @@ GX_ROOT = PROJECT_ROOT / "expectations"
 
 def gx_connection_string(warehouse_url: str) -> str:
     """great_expectations.yml reads ${SVW_GX_CONNECTION_STRING}; SQLAlchemy wants a driver."""
-    return warehouse_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg2://", warehouse_url)
 
 
 def get_context(warehouse_url: str | None = None):

@@ -13,7 +13,7 @@ import hashlib
 import io
 import random
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from social_value.simulator import organisation
 from social_value.simulator.api import Request, Response, json_response
@@ -76,10 +76,3 @@ ROUTES = [
     (re.compile(r"/v1\.0/reports/getYammerActivityUserDetail\(date=(?P<day>\d{4}-\d{2}-\d{2})\)"), report),
     (re.compile(r"/reports-download/yammer-activity-user-detail/(?P<day>[0-9-]+)\.csv"), download),
 ]
-
-
-def days(scale: Scale):
-    day = scale.start.date()
-    while day <= scale.end.date():
-        yield day
-        day += timedelta(days=1)
