@@ -69,15 +69,27 @@ def conn(warehouse_url) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture
-def scratch_schema(conn) -> Iterator[str]:
-    """A schema of its own for one test, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    conn.execute(f"create schema {name}")
-    conn.commit()
-    yield name
+def make_schema(conn) -> Iterator:
+    """`make_schema()` creates a schema of the test's own; all are dropped afterwards."""
+    names = []
+
+    def create() -> str:
+        name = f"t_{uuid.uuid4().hex[:10]}"
+        conn.execute(f"create schema {name}")
+        conn.commit()
+        names.append(name)
+        return name
+
+    yield create
     conn.rollback()
-    conn.execute(f"drop schema {name} cascade")
+    for name in names:
+        conn.execute(f"drop schema {name} cascade")
     conn.commit()
+
+
+@pytest.fixture
+def scratch_schema(make_schema) -> str:
+    return make_schema()
 
 
 @pytest.fixture

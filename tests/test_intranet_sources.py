@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from conftest import SAMPLES
@@ -126,9 +126,3 @@ def test_json_array_stream_reads_elements_across_chunk_borders():
     assert list(iter_json_array(io.StringIO(json.dumps(data)))) == data
     with pytest.raises(ValueError):
         list(iter_json_array(io.StringIO(json.dumps(data)[:-5000])))
-
-
-def test_until_is_the_day_after_the_last_day_loaded():
-    # Guard for the window rule ingest_msgraph documents: yesterday is the last complete day.
-    until = datetime(2026, 10, 31, 0, 30, tzinfo=UTC)
-    assert (until - timedelta(days=1)).date().isoformat() == "2026-10-30"

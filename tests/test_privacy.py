@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -136,7 +135,7 @@ def test_html_report_keeps_hostile_text_inert():
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
 
 
-def test_gdpr_erasure_through_raw_core_and_marts(demo, conn, env):
+def test_gdpr_erasure_through_raw_core_and_marts(demo, conn, env, serve_simulator):
     email, user_id, month = conn.execute(
         "select users.email, users.id, max(date_trunc('month', messages.created_at::timestamptz))::date "
         "from raw_viva_engage.users as users "
@@ -175,17 +174,11 @@ def test_gdpr_erasure_through_raw_core_and_marts(demo, conn, env):
 
         # The source still exports the person: a new load must not bring them back.
         from social_value.ingest.intranet import SourceConnection, ingest_viva_engage
-        from social_value.simulator import organisation, server
+        from social_value.simulator import organisation
 
-        httpd = server.serve(0, "erasure-test", organisation.Scale())
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        try:
-            source = SourceConnection(f"http://127.0.0.1:{httpd.server_address[1]}", "erasure-test")
-            summary = ingest_viva_engage(role_url("loader"), source, datetime(2026, 11, 1, tzinfo=UTC),
-                                         pseudonym_key=env["SVW_PSEUDONYM_KEY"])
-        finally:
-            httpd.shutdown()
-            httpd.server_close()
+        source = SourceConnection(*serve_simulator(organisation.Scale()))
+        summary = ingest_viva_engage(role_url("loader"), source, datetime(2026, 11, 1, tzinfo=UTC),
+                                     pseudonym_key=env["SVW_PSEUDONYM_KEY"])
         erased_keys = {row[0] for row in conn.execute("select person_key from raw_meta.erasures")}
         exported = sum(person_key(u["email"], env["SVW_PSEUDONYM_KEY"]) in erased_keys
                        for u in organisation.users(organisation.Scale()))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,14 +91,8 @@ def page_size(monkeypatch):
 
 
 @pytest.fixture
-def other_schema(conn) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    conn.execute(f"create schema {name}")
-    conn.commit()
-    yield name
-    conn.rollback()
-    conn.execute(f"drop schema {name} cascade")
-    conn.commit()
+def other_schema(make_schema) -> str:
+    return make_schema()
 
 
 @pytest.fixture

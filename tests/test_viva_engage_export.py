@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import zipfile
 from datetime import UTC, datetime
 
@@ -74,21 +73,12 @@ def test_ingest_twice_leaves_identical_raw_tables(warehouse_url, conn, simulator
 
 
 def test_export_faults_end_in_retries_or_quarantine_with_exact_counts(warehouse_url, conn, scratch_schema,
-                                                                      env):
-    from social_value.simulator import server
-    from social_value.simulator.api import Faults
-
+                                                                      env, serve_simulator):
     scale = organisation.Scale(employees=30, months=3, seed=99)  # people no other test erases
     faults = "429,500,truncate,bom,extra_columns,missing_columns,duplicates,quoted_newlines,nul,invalid_utf8"
-    httpd = server.serve(0, "faulty", scale, Faults.parse(faults))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        source = SourceConnection(f"http://127.0.0.1:{httpd.server_address[1]}", "faulty")
-        summary = ingest_viva_engage(warehouse_url, source, WINDOW[1], schema=scratch_schema,
-                                     pseudonym_key=env["SVW_PSEUDONYM_KEY"])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    source = SourceConnection(*serve_simulator(scale, faults))
+    summary = ingest_viva_engage(warehouse_url, source, WINDOW[1], schema=scratch_schema,
+                                 pseudonym_key=env["SVW_PSEUDONYM_KEY"])
     messages = summary["tables"]["messages"]
     total = sum(1 for _ in viva_engage.messages(scale)) - messages["skipped_erased"]
     assert messages["read"] == total + 1, "the duplicated record is read twice"
