@@ -12,7 +12,19 @@
       ('ALL') but in no person-based metric.
     - A Slack reaction has no time of its own in the export; it counts on its message's day.
     - Event types other than view and download (share, ...) are not activity in METRICS.md.
+
+    Incremental: a run recomputes whole days — the last activity_lookback_days days before the
+    newest day already built, and every day that a source row loaded since the last build
+    touches (a late Graph re-read, a late event file), so the result equals a full refresh.
+    Departments are joined downstream, so a directory change needs no rebuild here.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key='person_day_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
+
 with
 
 messages as (
@@ -51,20 +63,72 @@ persons as (
 
 ),
 
+{% if is_incremental() %}
+
+    built as (
+
+        select
+            max(activity_date) - {{ var('activity_lookback_days') }} as since_date,
+            coalesce(max(load_id), 0) as since_load_id
+
+        from {{ this }}
+
+    ),
+
+    touched_days as (
+
+        select (messages.created_at at time zone 'UTC')::date as activity_date
+        from messages
+        where messages.load_id > (select built.since_load_id from built)
+
+        union
+
+        select graph_days.activity_date
+        from graph_days
+        where graph_days.load_id > (select built.since_load_id from built)
+
+        union
+
+        select (events.occurred_at at time zone 'UTC')::date as activity_date
+        from events
+        where events.load_id > (select built.since_load_id from built)
+
+    ),
+
+{% endif %}
+
+message_days as (
+
+    select
+        *,
+        (created_at at time zone 'UTC')::date as activity_date
+
+    from messages
+
+),
+
+in_window_messages as (
+
+    select * from message_days
+    {{ activity_window('activity_date') }}
+
+),
+
 message_activity as (
 
     select
         person_key,
-        (created_at at time zone 'UTC')::date as activity_date,
+        activity_date,
         count(*) filter (where is_thread_starter) as posts,
         count(*) filter (where not is_thread_starter) as replies,
         0 as likes,
         0 as reads,
-        0 as downloads
+        0 as downloads,
+        max(load_id) as load_id
 
-    from messages
+    from in_window_messages
     where is_human
-    group by 1, 2
+    group by person_key, activity_date
 
 ),
 
@@ -77,12 +141,14 @@ graph_activity as (
         0 as replies,
         sum(graph_days.like_count) as likes,
         sum(graph_days.read_count) as reads,
-        0 as downloads
+        0 as downloads,
+        max(graph_days.load_id) as load_id
 
     from graph_days
     left join persons
         on graph_days.person_key = persons.person_key
-    group by 1, 2
+    {{ activity_window('graph_days.activity_date') }}
+    group by persons.person_key, graph_days.activity_date
 
 ),
 
@@ -90,21 +156,33 @@ reaction_activity as (
 
     select
         persons.person_key,
-        (messages.created_at at time zone 'UTC')::date as activity_date,
+        in_window_messages.activity_date,
         0 as posts,
         0 as replies,
         count(*) as likes,
         0 as reads,
-        0 as downloads
+        0 as downloads,
+        max(reactions.load_id) as load_id
 
     from reactions
-    inner join messages
-        on reactions.message_id = messages.message_id
+    inner join in_window_messages
+        on reactions.message_id = in_window_messages.message_id
     left join slack_users
         on reactions.slack_user_id = slack_users.slack_user_id and not slack_users.is_bot
     left join persons
         on slack_users.person_key = persons.person_key
-    group by 1, 2
+    group by persons.person_key, in_window_messages.activity_date
+
+),
+
+event_days as (
+
+    select
+        *,
+        (occurred_at at time zone 'UTC')::date as activity_date
+
+    from events
+    where event_type in ('view', 'download')
 
 ),
 
@@ -112,18 +190,19 @@ event_activity as (
 
     select
         persons.person_key,
-        (events.occurred_at at time zone 'UTC')::date as activity_date,
+        event_days.activity_date,
         0 as posts,
         0 as replies,
         0 as likes,
-        count(*) filter (where events.event_type = 'view') as reads,
-        count(*) filter (where events.event_type = 'download') as downloads
+        count(*) filter (where event_days.event_type = 'view') as reads,
+        count(*) filter (where event_days.event_type = 'download') as downloads,
+        max(event_days.load_id) as load_id
 
-    from events
+    from event_days
     left join persons
-        on events.person_key = persons.person_key
-    where events.event_type in ('view', 'download')
-    group by 1, 2
+        on event_days.person_key = persons.person_key
+    {{ activity_window('event_days.activity_date') }}
+    group by persons.person_key, event_days.activity_date
 
 ),
 
@@ -139,38 +218,22 @@ unioned as (
 
 ),
 
-summed as (
-
-    select
-        unioned.person_key,
-        unioned.activity_date,
-        sum(unioned.posts)::integer as posts,
-        sum(unioned.replies)::integer as replies,
-        sum(unioned.likes)::integer as likes,
-        sum(unioned.reads)::integer as reads,
-        sum(unioned.downloads)::integer as downloads
-
-    from unioned
-    group by 1, 2
-
-),
-
 final as (
 
     select
-        summed.person_key,
-        persons.department,
-        summed.activity_date,
-        summed.posts,
-        summed.replies,
-        summed.likes,
-        summed.reads,
-        summed.downloads,
-        summed.posts + summed.replies + summed.likes + summed.reads + summed.downloads as actions
+        coalesce(person_key, '(no person)') || ':' || activity_date as person_day_key,
+        person_key,
+        activity_date,
+        sum(posts)::integer as posts,
+        sum(replies)::integer as replies,
+        sum(likes)::integer as likes,
+        sum(reads)::integer as reads,
+        sum(downloads)::integer as downloads,
+        sum(posts + replies + likes + reads + downloads)::integer as actions,
+        max(load_id) as load_id
 
-    from summed
-    left join persons
-        on summed.person_key = persons.person_key
+    from unioned
+    group by person_key, activity_date
 
 )
 

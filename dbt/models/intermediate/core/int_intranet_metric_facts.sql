@@ -33,7 +33,7 @@ persons as (
 
 ),
 
-activity_days as (
+person_activity_days as (
 
     select * from {{ ref('int_activity_days') }}
 
@@ -66,6 +66,18 @@ hashtags as (
 pain_points as (
 
     select * from {{ ref('int_pain_points') }}
+
+),
+
+activity_days as (
+
+    select
+        person_activity_days.*,
+        persons.department
+
+    from person_activity_days
+    left join persons
+        on person_activity_days.person_key = persons.person_key
 
 ),
 

@@ -62,7 +62,8 @@ viva_engage as (
             and viva_engage_users.person_key is not null
             and viva_engage_messages.message_type not in ('system', 'join', 'tombstone')
             and viva_engage_messages.deleted_at is null
-        ) as is_human
+        ) as is_human,
+        viva_engage_messages.load_id
 
     from viva_engage_messages
     left join viva_engage_users
@@ -89,7 +90,8 @@ slack as (
             and slack_messages.message_type = 'message'
             and coalesce(slack_messages.message_subtype, 'none')
             in ('none', 'thread_broadcast', 'file_share', 'me_message')
-        ) as is_human
+        ) as is_human,
+        slack_messages.load_id
 
     from slack_messages
     left join slack_users
@@ -117,7 +119,8 @@ normalised as (
         normalize(message_text, nfc) as message_text,
         created_at,
         is_thread_starter,
-        is_human
+        is_human,
+        load_id
 
     from unioned
 
@@ -146,7 +149,8 @@ classified as (
                 '(\s|{{ hashtag_pattern()[1:-1] }}|(https?://|www\.)\S*)*$',
                 ''
             ) like '%?'
-        ) as is_question
+        ) as is_question,
+        normalised.load_id
 
     from normalised
     left join persons
