@@ -3,16 +3,118 @@
     the five levels, every month of int_metric_periods and every org unit of int_org_units
     (active_departments for 'ALL' only).
 
-    - Metrics without an item in a month still get their row: a count is 0, a ratio NULL over 0 / 0,
-      a median NULL over 0 items.
+    - Intranet metrics come dense from int_intranet_metric_facts; CRM and survey metrics come from
+      int_business_metric_facts only where they have items, and are filled in here: a count is 0, a
+      ratio or nps NULL over 0 / 0, a median NULL over 0 items.
     - Suppression: a department row whose registered_users < min_group_size in that month has value,
-      numerator and denominator NULL and suppressed = true, for every metric; 'ALL' never is.
+      numerator and denominator NULL and suppressed = true, for every metric, CRM and survey ones
+      too; 'ALL' is never suppressed.
 -#}
+{%- set business_metrics = [
+    ('opportunities_closed', 'count'), ('opportunities_won', 'count'), ('win_rate', 'ratio'),
+    ('win_rate_social', 'ratio'), ('win_rate_other', 'ratio'), ('median_days_to_quote', 'median'),
+    ('delivery_margin', 'ratio'), ('delivery_margin_social', 'ratio'),
+    ('delivery_margin_other', 'ratio'), ('survey_responses', 'count'), ('csat', 'ratio'),
+    ('nps', 'nps'),
+] %}
 with
 
 intranet_facts as (
 
     select * from {{ ref('int_intranet_metric_facts') }}
+
+),
+
+business_facts as (
+
+    select * from {{ ref('int_business_metric_facts') }}
+
+),
+
+periods as (
+
+    select * from {{ ref('int_metric_periods') }}
+
+),
+
+org_units as (
+
+    select * from {{ ref('int_org_units') }}
+
+),
+
+business_metrics as (
+
+    select
+        metric_key,
+        metric_kind
+
+    from (
+        values
+        {% for metric_key, metric_kind in business_metrics -%}
+            ('{{ metric_key }}', '{{ metric_kind }}'){{ "," if not loop.last }}
+        {% endfor %}
+    ) as metric_list (metric_key, metric_kind)
+
+),
+
+business_filled as (
+
+    select
+        business_metrics.metric_key,
+        5 as level,
+        business_metrics.metric_kind,
+        periods.period_start,
+        org_units.org_unit,
+        case
+            when business_facts.metric_key is not null then business_facts.value
+            when business_metrics.metric_kind = 'count' then 0
+        end as value,
+        case
+            when business_metrics.metric_kind in ('ratio', 'nps')
+                then coalesce(business_facts.numerator, 0)
+        end as numerator,
+        case
+            when business_metrics.metric_kind != 'count'
+                then coalesce(business_facts.denominator, 0)
+        end as denominator
+
+    from business_metrics
+    cross join periods
+    cross join org_units
+    left join business_facts
+        on
+            business_metrics.metric_key = business_facts.metric_key
+            and periods.period_start = business_facts.period_start
+            and org_units.org_unit = business_facts.org_unit
+
+),
+
+all_facts as (
+
+    select
+        metric_key,
+        level,
+        period_start,
+        org_unit,
+        value,
+        numerator,
+        denominator
+
+    from intranet_facts
+
+    union all
+
+    select
+        metric_key,
+        level,
+        period_start,
+        org_unit,
+        value,
+        numerator,
+        denominator
+
+    from business_filled
 
 ),
 
@@ -31,15 +133,15 @@ registered_users as (
 flagged as (
 
     select
-        intranet_facts.*,
-        intranet_facts.org_unit != 'ALL'
+        all_facts.*,
+        all_facts.org_unit != 'ALL'
         and coalesce(registered_users.registered_users, 0) < {{ min_group_size() }} as suppressed
 
-    from intranet_facts
+    from all_facts
     left join registered_users
         on
-            intranet_facts.period_start = registered_users.period_start
-            and intranet_facts.org_unit = registered_users.org_unit
+            all_facts.period_start = registered_users.period_start
+            and all_facts.org_unit = registered_users.org_unit
 
 ),
 

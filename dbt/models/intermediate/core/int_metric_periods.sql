@@ -25,6 +25,12 @@ events as (
 
 ),
 
+business_event_months as (
+
+    select * from {{ ref('int_business_event_months') }}
+
+),
+
 event_months as (
 
     select date_trunc('month', created_at at time zone 'UTC')::date as period_start
@@ -39,6 +45,11 @@ event_months as (
 
     select date_trunc('month', occurred_at at time zone 'UTC')::date
     from events
+
+    union all
+
+    select period_start
+    from business_event_months
 
 ),
 
