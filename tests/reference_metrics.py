@@ -25,8 +25,11 @@ Persons
 - Registered in a month: joined_at before the month ends and neither deleted_at nor suspended_at
   before it starts. A Viva Engage user without joined_at counts as joined since ever. Slack-only
   persons (Slack exports carry no dates) are registered in every month unless deleted, then never.
+- registered_users ("registered at the end of the period") uses that shared definition of
+  registered in a period: someone who leaves mid-month still counts in that month.
 - active_users counts every person with an activity, registered or not (METRICS.md promises the
-  two coincide; the reference does not force it).
+  two coincide; the reference does not force it: the simulator has view events and Slack
+  reactions of people before they joined, so adoption_rate can exceed 1).
 
 Messages
 - Human: Viva Engage sender_type 'user' (any case) whose sender_id is a known user; Slack messages
@@ -612,6 +615,8 @@ def crm(conn: psycopg.Connection, key: str, raw: Raw, tally: Tally) -> None:
             first_quote[row["OpportunityId"]] = min(moment, earlier) if earlier else moment
     for opportunity_id, quoted in first_quote.items():
         opportunity = opportunities[opportunity_id]
+        if opportunity["created"] is None:
+            continue
         days = hours_between(opportunity["created"], quoted) / 24
         tally.sample("median_days_to_quote", month_of(quoted), units_of(opportunity["department"]), days)
     for row in _select(conn, "raw_salesforce", "projects"):

@@ -60,12 +60,13 @@ def _show(number: Fraction | None) -> str:
     return str(number.numerator) if number.denominator == 1 else f"{float(number):.12g}"
 
 
-def row_differences(expected: dict[tuple, Row], actual: dict[tuple, tuple]) -> list[str]:
-    """What differs between the reference's rows of one metric and the mart's, one line each."""
-    problems = [f"missing row {month} {unit}: expected value {_show(expected[month, unit].value)}"
-                for month, unit in sorted(expected.keys() - actual.keys())]
-    problems += [f"unexpected row {month} {unit}: value {actual[month, unit][1]}"
-                 for month, unit in sorted(actual.keys() - expected.keys())]
+def row_differences(expected: dict[tuple, Row], actual: dict[tuple, tuple]) -> dict[str, list[str]]:
+    """What differs between the reference's rows of one metric and the mart's, by kind, one line each."""
+    problems: dict[str, list[str]] = {"different": [], "missing": [], "unexpected": []}
+    problems["missing"] = [f"{month} {unit}: expected value {_show(expected[month, unit].value)}"
+                           for month, unit in sorted(expected.keys() - actual.keys())]
+    problems["unexpected"] = [f"{month} {unit}: value {actual[month, unit][1]}"
+                              for month, unit in sorted(actual.keys() - expected.keys())]
     for month, unit in sorted(expected.keys() & actual.keys()):
         want = expected[month, unit]
         level, value, numerator, denominator, suppressed = actual[month, unit]
@@ -75,22 +76,30 @@ def row_differences(expected: dict[tuple, Row], actual: dict[tuple, tuple]) -> l
                 and _close(want.value, got[0], exact)
                 and _close(want.numerator, got[1], True) and _close(want.denominator, got[2], True))
         if not same:
-            problems.append(
+            problems["different"].append(
                 f"{month} {unit}: expected value/num/den/suppressed "
                 f"{_show(want.value)} / {_show(want.numerator)} / {_show(want.denominator)} / "
                 f"{want.suppressed} (level {want.level}), published {_show(got[0])} / {_show(got[1])} / "
                 f"{_show(got[2])} / {suppressed} (level {level})")
-    return problems
+    return {kind: lines for kind, lines in problems.items() if lines}
+
+
+def describe(metric_key: str, total: int, problems: dict[str, list[str]]) -> str:
+    lines = [f"{metric_key}: of {total} expected rows, "
+             + ", ".join(f"{len(found)} {kind}" for kind, found in problems.items())]
+    for kind, found in problems.items():
+        lines += [f"  {kind}: {line}" for line in found[:SHOWN]]
+    return "\n".join(lines)
 
 
 @pytest.mark.parametrize("metric_key", list(METRICS))
 def test_metric_matches_independent_computation(metric_key, reference, published):
     expected = reference[metric_key]
     assert expected, f"the reference computed no rows for {metric_key}"
-    assert metric_key in published, f"marts.metric_values does not publish {metric_key}"
+    if metric_key not in published:
+        pytest.fail(f"marts.metric_values does not publish {metric_key}")
     problems = row_differences(expected, published[metric_key])
-    assert not problems, (f"{metric_key}: {len(problems)} of {len(expected)} rows differ:\n  "
-                          + "\n  ".join(problems[:SHOWN]))
+    assert not problems, describe(metric_key, len(expected), problems)
 
 
 def test_mart_publishes_only_metrics_of_the_dictionary(published):
@@ -107,11 +116,11 @@ def test_row_differences_catches_each_kind_of_difference():
                 (month, "HR"): Row("answer_rate", 4, month, "HR", None, None, None, True)}
     good = {(month, "ALL"): (4, Decimal("0.33333333333333333333"), Decimal(1), Decimal(3), False),
             (month, "HR"): (4, None, None, None, True)}
-    assert row_differences(expected, good) == []
+    assert row_differences(expected, good) == {}
     wrong = {**good, (month, "ALL"): (4, Decimal("0.3334"), Decimal(1), Decimal(3), False)}
-    assert len(row_differences(expected, wrong)) == 1
+    assert len(row_differences(expected, wrong)["different"]) == 1
     unsuppressed = {**good, (month, "HR"): (4, Decimal(0), Decimal(0), Decimal(1), False)}
-    assert len(row_differences(expected, unsuppressed)) == 1
-    assert row_differences(expected, {(month, "ALL"): good[month, "ALL"]})[0].startswith("missing row")
+    assert len(row_differences(expected, unsuppressed)["different"]) == 1
+    assert list(row_differences(expected, {(month, "ALL"): good[month, "ALL"]})) == ["missing"]
     extra = {**good, (month, "IT"): (4, None, Decimal(0), Decimal(0), False)}
-    assert row_differences(expected, extra)[0].startswith("unexpected row")
+    assert list(row_differences(expected, extra)) == ["unexpected"]
