@@ -704,7 +704,7 @@ def month_range(months: set[date]) -> list[date]:
     return out
 
 
-def _row(metric: str, month: date, unit: str, tally: Tally, suppressed: bool) -> Row:
+def metric_row(metric: str, month: date, unit: str, tally: Tally, suppressed: bool) -> Row:
     level, kind = METRICS[metric]
     if suppressed:
         return Row(metric, level, month, unit, None, None, None, True)
@@ -758,5 +758,5 @@ def reference_rows(conn: psycopg.Connection, pseudonym_key: str,
             for metric in METRICS:
                 if metric == "active_departments" and unit != ALL:
                     continue
-                rows.append(_row(metric, month, unit, tally, small))
+                rows.append(metric_row(metric, month, unit, tally, small))
     return rows

@@ -8,10 +8,12 @@ from fractions import Fraction
 import pytest
 from reference_metrics import (
     Person,
+    Tally,
     hashtags,
     hours_between,
     looks_like_question,
     median,
+    metric_row,
     month_range,
     parse_time,
     salesforce_id_prefixes,
@@ -121,3 +123,25 @@ def test_registration_spans_the_month():
     person = Person("k", spells=[(joined, left)])
     months = month_range({datetime(2026, 4, 1).date(), datetime(2026, 8, 1).date()})
     assert [person.registered(month) for month in months] == [False, True, True, True, False]
+
+
+def test_row_shapes_counts_ratios_medians_nps_and_suppression():
+    month = datetime(2026, 5, 1).date()
+    tally = Tally()
+    tally.count("posts", month, ("ALL", "HR"), 3)
+    tally.ratio("answer_rate", month, ("ALL",), 1, 3)
+    tally.sample("median_days_to_quote", month, ("ALL",), Fraction(2))
+    tally.sample("median_days_to_quote", month, ("ALL",), Fraction(5))
+    tally.ratio("nps", month, ("ALL",), -1, 4)
+    posts = metric_row("posts", month, "ALL", tally, False)
+    assert (posts.level, posts.value, posts.numerator, posts.denominator) == (3, 3, None, None)
+    assert metric_row("answer_rate", month, "ALL", tally, False).value == Fraction(1, 3)
+    empty = metric_row("answer_rate", month, "HR", tally, False)
+    assert (empty.value, empty.numerator, empty.denominator) == (None, 0, 0)
+    middle = metric_row("median_days_to_quote", month, "ALL", tally, False)
+    assert (middle.value, middle.numerator, middle.denominator) == (Fraction(7, 2), None, 2)
+    none = metric_row("median_days_to_quote", month, "HR", tally, False)
+    assert (none.value, none.numerator, none.denominator) == (None, None, 0)
+    assert metric_row("nps", month, "ALL", tally, False).value == -25
+    hidden = metric_row("posts", month, "HR", tally, True)
+    assert (hidden.value, hidden.numerator, hidden.denominator, hidden.suppressed) == (None, None, None, True)
