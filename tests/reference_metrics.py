@@ -11,8 +11,8 @@ Months and org units
 - Months run from the first to the last month holding any event: any landed message (Viva Engage
   or Slack, whatever its kind), any Graph activity report row (report day), any activity event,
   the CloseDate of a closed non-deleted opportunity, any stage change (OpportunityHistory
-  CreatedDate) of a non-deleted opportunity, the EndDate of a non-deleted project (future ones
-  included), any survey response (partial ones too) by its creation date.
+  CreatedDate) of a non-deleted opportunity, the EndDate of a non-deleted project that has ended (EndDate on or before the
+  CRM's as-of day, its latest SystemModstamp; the dbt model's documented choice), any survey response (partial ones too) by its creation date.
 - Org units: 'ALL' plus every non-blank (trimmed) department of the Viva Engage user directory.
   Every metric has a row for every org unit and month (CRM and survey metrics too: a department
   that owns no opportunity shows 0 / 0), except active_departments ('ALL' only).
@@ -619,10 +619,18 @@ def crm(conn: psycopg.Connection, key: str, raw: Raw, tally: Tally) -> None:
             continue
         days = hours_between(opportunity["created"], quoted) / 24
         tally.sample("median_days_to_quote", month_of(quoted), units_of(opportunity["department"]), days)
+    # A project has ended once its EndDate is on or before the CRM's as-of day (the latest
+    # SystemModstamp of opportunities and projects): a planned end in the future is no event yet.
+    as_of = max(filter(None, (parse_time(row["SystemModstamp"])
+                              for table in ("opportunities", "projects")
+                              for row in _select(conn, "raw_salesforce", table))), default=None)
     for row in _select(conn, "raw_salesforce", "projects"):
         if is_true(row["IsDeleted"]) or row["OpportunityId"] in deleted or blank(row["EndDate"]):
             continue
-        end = month_of(date.fromisoformat(row["EndDate"][:10]))
+        end_day = date.fromisoformat(row["EndDate"][:10])
+        if as_of is None or end_day > as_of.date():
+            continue
+        end = month_of(end_day)
         raw.event_months.add(end)
         if blank(row["Revenue"]) or blank(row["Cost"]):
             continue

@@ -6,10 +6,10 @@
     Choices:
     - Graph "Posted Count" is not used: posts and replies come from the messages themselves, so
       they are not counted twice.
-    - Rows that reach no person (a Graph row whose name is concealed or whose user principal name
-      is no intranet person, an event of an unknown email, a reaction by a bot or unknown member)
-      are kept with person_key NULL: they count in the organisation's likes, reads and downloads
-      ('ALL') but in no person-based metric.
+    - Graph rows whose names the tenant conceals (32-hex hashes) are kept with person_key NULL:
+      they count in the organisation's likes and reads ('ALL') but in no person-based metric.
+    - Activity is a person's (METRICS.md): a Graph row of a user principal name that is no
+      intranet person, an event of an unknown email or a reaction by a bot counts nowhere.
     - A Slack reaction has no time of its own in the export; it counts on its message's day.
     - Event types other than view and download (share, ...) are not activity in METRICS.md.
 
@@ -147,7 +147,9 @@ graph_activity as (
     from graph_days
     left join persons
         on graph_days.person_key = persons.person_key
-    {{ activity_window('graph_days.activity_date') }}
+    where
+        (persons.person_key is not null or graph_days.is_concealed)
+        {{ activity_window('graph_days.activity_date', 'and') }}
     group by persons.person_key, graph_days.activity_date
 
 ),
@@ -167,9 +169,9 @@ reaction_activity as (
     from reactions
     inner join in_window_messages
         on reactions.message_id = in_window_messages.message_id
-    left join slack_users
+    inner join slack_users
         on reactions.slack_user_id = slack_users.slack_user_id and not slack_users.is_bot
-    left join persons
+    inner join persons
         on slack_users.person_key = persons.person_key
     group by persons.person_key, in_window_messages.activity_date
 
@@ -199,7 +201,7 @@ event_activity as (
         max(event_days.load_id) as load_id
 
     from event_days
-    left join persons
+    inner join persons
         on event_days.person_key = persons.person_key
     {{ activity_window('event_days.activity_date') }}
     group by persons.person_key, event_days.activity_date
@@ -221,7 +223,7 @@ unioned as (
 final as (
 
     select
-        coalesce(person_key, '(no person)') || ':' || activity_date as person_day_key,
+        coalesce(person_key, '(concealed)') || ':' || activity_date as person_day_key,
         person_key,
         activity_date,
         sum(posts)::integer as posts,

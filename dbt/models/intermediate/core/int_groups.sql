@@ -4,8 +4,9 @@
 
     Choices:
     - A Viva Engage group marked deleted counts as deleted from its updated_at.
-    - The Slack export has no archive time: an archived channel counts as deleted from its last
-      message (from its creation when it holds none). Private Slack channels are not groups.
+    - A Slack channel is never deleted in an export, only archived; an archived channel still
+      exists (METRICS.md counts deleted groups out, and archiving keeps the channel and its
+      history). Private Slack channels are not groups.
 -#}
 with
 
@@ -33,12 +34,6 @@ slack_users as (
 
 ),
 
-slack_messages as (
-
-    select * from {{ ref('stg_slack__messages') }}
-
-),
-
 persons as (
 
     select * from {{ ref('int_persons') }}
@@ -63,17 +58,6 @@ viva_engage as (
 
 ),
 
-last_slack_messages as (
-
-    select
-        channel_id,
-        max(created_at) as last_message_at
-
-    from slack_messages
-    group by channel_id
-
-),
-
 slack as (
 
     select
@@ -81,16 +65,11 @@ slack as (
         'slack' as platform,
         slack_users.person_key as creator_key,
         slack_channels.created_at,
-        case
-            when slack_channels.is_archived
-                then coalesce(last_slack_messages.last_message_at, slack_channels.created_at)
-        end as deleted_at
+        null::timestamptz as deleted_at
 
     from slack_channels
     left join slack_users
         on slack_channels.creator_slack_user_id = slack_users.slack_user_id
-    left join last_slack_messages
-        on slack_channels.channel_id = last_slack_messages.channel_id
     where not slack_channels.is_private
 
 ),

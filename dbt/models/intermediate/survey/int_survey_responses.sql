@@ -72,12 +72,13 @@ responses as (
 
     union all
 
-    -- RecordedDate is when Qualtrics creates the response record; legacy exports lack it.
+    -- A response is created when the respondent starts it: StartDate, like SurveyMonkey's
+    -- date_created (RecordedDate only comes when it is finished).
     select
         response_id,
         'qualtrics' as source,
         null as survey_id,
-        coalesce(recorded_at, ended_at, started_at) as created_at,
+        coalesce(started_at, recorded_at, ended_at) as created_at,
         is_finished as is_completed
 
     from qualtrics_responses

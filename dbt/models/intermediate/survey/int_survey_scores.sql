@@ -1,7 +1,9 @@
 {#-
-    The answers csat and nps are computed from, one row per completed response and metric: the
+    The answers csat and nps are computed from, one row per answered response and metric: the
     customer-satisfaction scorecard and the level-5 metrics both aggregate this model, so they
-    cannot disagree. A response counts in the month it was created.
+    cannot disagree. A response counts in the month it was created. Choice: METRICS.md defines
+    csat and nps over answers, so an answer in a partial (not completed) response counts too;
+    survey_responses alone counts completed responses only.
 -#}
 with
 
@@ -11,10 +13,9 @@ survey_responses as (
 
 ),
 
-completed as (
+answered as (
 
     select * from survey_responses
-    where is_completed
 
 ),
 
@@ -30,7 +31,7 @@ scores as (
         csat_score as score,
         case when csat_score >= 4 then 1 else 0 end as numerator_part
 
-    from completed
+    from answered
     where csat_score is not null
 
     union all
@@ -45,7 +46,7 @@ scores as (
         nps_score as score,
         case when nps_score >= 9 then 1 when nps_score <= 6 then -1 else 0 end as numerator_part
 
-    from completed
+    from answered
     where nps_score is not null
 
 ),
