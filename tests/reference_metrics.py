@@ -11,8 +11,9 @@ Months and org units
 - Months run from the first to the last month holding any event: any landed message (Viva Engage
   or Slack, whatever its kind), any Graph activity report row (report day), any activity event,
   the CloseDate of a closed non-deleted opportunity, any stage change (OpportunityHistory
-  CreatedDate) of a non-deleted opportunity, the EndDate of a non-deleted project that has ended (EndDate on or before the
-  CRM's as-of day, its latest SystemModstamp; the dbt model's documented choice), any survey response (partial ones too) by its creation date.
+  CreatedDate) of a non-deleted opportunity, the EndDate of a non-deleted project that has
+  ended (EndDate on or before the CRM's as-of day, its latest SystemModstamp: the dbt model's
+  documented choice), any survey response (partial ones too) by its creation date.
 - Org units: 'ALL' plus every non-blank (trimmed) department of the Viva Engage user directory.
   Every metric has a row for every org unit and month (CRM and survey metrics too: a department
   that owns no opportunity shows 0 / 0), except active_departments ('ALL' only).
