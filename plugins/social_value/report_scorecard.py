@@ -5,6 +5,7 @@ Built once from the marts and printed by the terminal summary and the HTML repor
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import date
 
@@ -116,9 +117,10 @@ def render_text(card: Scorecard, departments: tuple[str, ...] = ("active_users",
     period = card.period
     lines = [f"Social value scorecard — {_month(period.current)} against {_month(period.previous)}, "
              "the whole organisation",
-             f"  {period.describe()}.",
-             "  Read from the published marts as bi_reader. ▲ ▼ = change from the month before; "
-             f"{MISSING} = not published yet (or undefined, e.g. a rate over zero)."]
+             *textwrap.wrap(f"{period.describe()}. Read from the published marts as bi_reader. ▲ ▼ = "
+                            f"change from the month before; {MISSING} = not published yet (or undefined, "
+                            "e.g. a rate over zero).", width=100,
+                            initial_indent="  ", subsequent_indent="  ")]
     if period.current is None:
         return lines
     for title, rows in card.sections:
