@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-import psycopg
-
-LEVEL_ONE = ("registered_users", "active_users", "adoption_rate")
-
-
-def _fmt(value, key: str) -> str:
-    if value is None:
-        return "–"
-    if key.endswith("_rate"):
-        return f"{float(value):.0%}"
-    return f"{float(value):,.0f}"
+from social_value import report_data, report_scorecard
 
 
 def _rows_read(summary: dict | None) -> str:
@@ -27,30 +17,8 @@ def _rows_read(summary: dict | None) -> str:
 
 
 def terminal_summary(bi_url: str, ingest: dict, build: dict) -> str:
-    with psycopg.connect(bi_url) as conn:
-        months = [row[0] for row in conn.execute(
-            "select distinct period_start from marts.metric_values order by 1 desc limit 2")]
-        months.reverse()
-        values = {(k, m, u): (v, s) for k, m, u, v, s in conn.execute(
-            "select metric_key, period_start, org_unit, value, suppressed from marts.metric_values "
-            "where period_start = any(%s)", (months,))}
-        units = [row[0] for row in conn.execute(
-            "select distinct org_unit from marts.metric_values order by 1")]
-    lines = ["Social value warehouse — level 1 (users), read from marts.metric_values as bi_reader", ""]
-    header = f"  {'organisation':<18}" + "".join(f"{m:%b %Y}".rjust(12) for m in months)
-    lines.append(header)
-    for key in LEVEL_ONE:
-        cells = "".join(_fmt(values.get((key, m, "ALL"), (None,))[0], key).rjust(12) for m in months)
-        lines.append(f"  {key:<18}{cells}")
-    if months:
-        latest = months[-1]
-        lines += ["", f"  active users by department, {latest:%b %Y} (· = suppressed, fewer than the "
-                  "minimum group size):"]
-        for unit in units:
-            if unit == "ALL":
-                continue
-            value, suppressed = values.get(("active_users", latest, unit), (None, False))
-            lines.append(f"    {unit:<14}{'·' if suppressed else _fmt(value, 'active_users'):>8}")
+    card = report_scorecard.build(report_data.fetch(bi_url))
+    lines = report_scorecard.render_text(card)
     dbt = build.get("dbt_build") or {}
     gx = build.get("validate_marts") or {}
     lines += ["", "  this run's ingest (rows read since each source's watermark; unchanged files skipped):"]
