@@ -30,6 +30,8 @@ def events(scale: Scale):
         for _ in range(rnd.randint(scale.employees // 3, scale.employees)):
             person = rnd.choice(people)
             moment = day + timedelta(minutes=rnd.randint(420, 1140))
+            if not organisation._is_member(person, moment):  # nobody reads before joining
+                continue
             n += 1
             kind = rnd.choices(["view", "download", "share"], weights=[80, 15, 5])[0]
             yield {"event_id": f"evt-{n:09d}", "occurred_at": moment.astimezone(AMSTERDAM).isoformat(),

@@ -81,9 +81,13 @@ def channel_messages(scale: Scale) -> dict[str, dict[str, list[dict]]]:
                     message.update(thread_ts=ts, reply_count=len(replies),
                                    reply_users=sorted({r["user"] for r in replies}), replies=replies)
                 if rnd.random() < 0.5:
-                    fans = rnd.sample(people, k=rnd.randint(1, 4))
-                    message["reactions"] = [{"name": rnd.choice(REACTIONS), "users": [f["id"] for f in fans],
-                                             "count": len(fans)}]
+                    # Only members react, and a reaction counts on its message's day.
+                    posted = datetime.fromtimestamp(float(ts), UTC)
+                    fans = [fan for fan in rnd.sample(people, k=rnd.randint(1, 4)) if _present(fan, posted)]
+                    name = rnd.choice(REACTIONS)
+                    if fans:
+                        message["reactions"] = [{"name": name, "users": [f["id"] for f in fans],
+                                                 "count": len(fans)}]
                 out[channel][day.strftime("%Y-%m-%d")].append(message)
         if rnd.random() < 0.3:
             counter += 1

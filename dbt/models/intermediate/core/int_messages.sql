@@ -1,19 +1,41 @@
 {#-
-    Messages with their author resolved to a person and classified. A human message is sent by a
-    known person (sender_type 'user'), is not a system/join/tombstone message and is not deleted;
-    messages in private groups and conversations count.
+    Every intranet message, Viva Engage and Slack, with its author resolved to a person and
+    classified (METRICS.md).
+
+    - Human message: sent by a known person, not a system/join/tombstone message, not deleted.
+      Viva Engage: sender_type 'user', a sender in the user directory, message_type not system,
+      join or tombstone, deleted_at empty. Slack: a non-bot member without bot_id, and no subtype
+      or one that people write (thread_broadcast, file_share, me_message); joins, bot messages,
+      tombstones and other channel events are not human.
+    - Thread starter: Viva Engage replied_to_id empty; Slack no thread_ts or thread_ts = ts.
+    - Question: a human thread starter (a post) with message_type 'question', or whose text ends in '?' once
+      trailing hashtags, URLs (http(s):// or www. up to the next white space, so a '?' glued to a
+      URL belongs to the URL) and white space are removed.
+    - message_text is NFC-normalised, so hashtags compare equal however their accents were typed.
 -#}
 with
 
-messages as (
+viva_engage_messages as (
 
     select * from {{ ref('stg_viva_engage__messages') }}
 
 ),
 
-users as (
+viva_engage_users as (
 
     select * from {{ ref('stg_viva_engage__users') }}
+
+),
+
+slack_messages as (
+
+    select * from {{ ref('stg_slack__messages') }}
+
+),
+
+slack_users as (
+
+    select * from {{ ref('stg_slack__users') }}
 
 ),
 
@@ -23,29 +45,116 @@ persons as (
 
 ),
 
+viva_engage as (
+
+    select
+        viva_engage_messages.message_id,
+        'viva_engage' as platform,
+        viva_engage_messages.thread_id,
+        viva_engage_messages.group_id,
+        viva_engage_users.person_key,
+        viva_engage_messages.message_type,
+        viva_engage_messages.message_text,
+        viva_engage_messages.created_at,
+        viva_engage_messages.replied_to_message_id is null as is_thread_starter,
+        (
+            viva_engage_messages.sender_type = 'user'
+            and viva_engage_users.person_key is not null
+            and viva_engage_messages.message_type not in ('system', 'join', 'tombstone')
+            and viva_engage_messages.deleted_at is null
+        ) as is_human,
+        viva_engage_messages.load_id
+
+    from viva_engage_messages
+    left join viva_engage_users
+        on viva_engage_messages.sender_viva_engage_user_id = viva_engage_users.viva_engage_user_id
+
+),
+
+slack as (
+
+    select
+        slack_messages.message_id,
+        'slack' as platform,
+        slack_messages.thread_id,
+        slack_messages.channel_id as group_id,
+        slack_users.person_key,
+        coalesce(slack_messages.message_subtype, slack_messages.message_type) as message_type,
+        slack_messages.message_text,
+        slack_messages.created_at,
+        slack_messages.is_thread_starter,
+        (
+            slack_users.person_key is not null
+            and not slack_users.is_bot
+            and slack_messages.slack_bot_id is null
+            and slack_messages.message_type = 'message'
+            and coalesce(slack_messages.message_subtype, 'none')
+            in ('none', 'thread_broadcast', 'file_share', 'me_message')
+        ) as is_human,
+        slack_messages.load_id
+
+    from slack_messages
+    left join slack_users
+        on slack_messages.slack_user_id = slack_users.slack_user_id
+
+),
+
+unioned as (
+
+    select * from viva_engage
+    union all
+    select * from slack
+
+),
+
+normalised as (
+
+    select
+        message_id,
+        platform,
+        thread_id,
+        group_id,
+        person_key,
+        message_type,
+        normalize(message_text, nfc) as message_text,
+        created_at,
+        is_thread_starter,
+        is_human,
+        load_id
+
+    from unioned
+
+),
+
 classified as (
 
     select
-        messages.message_id,
-        messages.thread_id,
-        messages.group_id,
-        users.person_key,
+        normalised.message_id,
+        normalised.platform,
+        normalised.thread_id,
+        normalised.group_id,
+        normalised.person_key,
         persons.department,
-        messages.message_type,
-        messages.created_at,
-        messages.replied_to_message_id is null as is_thread_starter,
-        (
-            messages.sender_type = 'user'
-            and users.person_key is not null
-            and messages.message_type not in ('system', 'join', 'tombstone')
-            and messages.deleted_at is null
-        ) as is_human
+        normalised.message_type,
+        normalised.message_text,
+        normalised.created_at,
+        normalised.is_thread_starter,
+        normalised.is_human,
+        normalised.is_thread_starter
+        and normalised.is_human
+        and (
+            normalised.message_type = 'question'
+            or regexp_replace(
+                coalesce(normalised.message_text, ''),
+                '(\s|{{ hashtag_pattern()[1:-1] }}|(https?://|www\.)\S*)*$',
+                ''
+            ) like '%?'
+        ) as is_question,
+        normalised.load_id
 
-    from messages
-    left join users
-        on messages.sender_viva_engage_user_id = users.viva_engage_user_id
+    from normalised
     left join persons
-        on users.person_key = persons.person_key
+        on normalised.person_key = persons.person_key
 
 )
 

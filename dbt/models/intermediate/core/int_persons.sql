@@ -1,27 +1,86 @@
 {#-
-    One row per person. A person is registered in a period when they joined before it ends and
-    were not deleted or suspended before it starts (METRICS.md): registered_until is the earlier
-    of deletion and suspension.
+    One row per person: a Viva Engage user or a non-bot Slack member, resolved across platforms by
+    lower-cased email (person_key is the keyed hash of it, so the same person has the same key in
+    every staging model, Salesforce included).
+
+    A person is registered in a period when they joined before it ends and were not deleted or
+    suspended before it starts (METRICS.md). Choices:
+    - The department is the intranet directory's (Viva Engage); with several directory rows the
+      latest join wins. Slack has no departments.
+    - registered_from is the earliest Viva Engage join; registered_until the latest of each
+      directory row's earlier deletion or suspension (NULL while any row is still live).
+    - The Slack export has no join date: a member without a Viva Engage account is registered from
+      their first Slack message and, once deleted, until their last one. A Slack-only member who
+      never wrote has no known registration and is not counted as registered.
 -#}
 with
 
-users as (
+viva_engage_users as (
 
     select * from {{ ref('stg_viva_engage__users') }}
+
+),
+
+slack_users as (
+
+    select * from {{ ref('stg_slack__users') }}
+
+),
+
+slack_messages as (
+
+    select * from {{ ref('stg_slack__messages') }}
+
+),
+
+directory as (
+
+    select
+        person_key,
+        (array_agg(department order by joined_at desc nulls last))[1] as department,
+        min(joined_at) as registered_from,
+        case
+            when bool_and(coalesce(deleted_at, suspended_at) is not null)
+                then max(least(deleted_at, suspended_at))
+        end as registered_until
+
+    from viva_engage_users
+    group by person_key
+
+),
+
+slack_members as (
+
+    select
+        slack_users.person_key,
+        min(slack_messages.created_at) as first_message_at,
+        max(slack_messages.created_at) as last_message_at,
+        bool_and(slack_users.is_deleted) as is_deleted
+
+    from slack_users
+    left join slack_messages
+        on slack_users.slack_user_id = slack_messages.slack_user_id
+    where not slack_users.is_bot
+    group by slack_users.person_key
 
 ),
 
 persons as (
 
     select
-        person_key,
-        -- One directory row per person today; with several platforms the most recent join wins.
-        (array_agg(department order by joined_at desc nulls last))[1] as department,
-        min(joined_at) as registered_from,
-        max(least(deleted_at, suspended_at)) as registered_until
+        coalesce(directory.person_key, slack_members.person_key) as person_key,
+        directory.department,
+        coalesce(directory.registered_from, slack_members.first_message_at) as registered_from,
+        case
+            when directory.person_key is not null then directory.registered_until
+            when slack_members.is_deleted then slack_members.last_message_at
+        end as registered_until,
+        directory.person_key is not null as is_in_directory,
+        slack_members.person_key is not null as is_slack_member
 
-    from users
-    group by person_key
+    from directory
+    full outer join slack_members
+        on directory.person_key = slack_members.person_key
 
 )
 

@@ -1,0 +1,240 @@
+{#-
+    Activity per person and UTC day (METRICS.md "Activity of a person"): posts and replies (human
+    messages), likes (Graph "Liked Count" and Slack reactions given), reads (Graph "Read Count" and
+    view events) and downloads (download events).
+
+    Choices:
+    - Graph "Posted Count" is not used: posts and replies come from the messages themselves, so
+      they are not counted twice.
+    - Rows that reach no person (a Graph row whose name is concealed or whose user principal name
+      is no intranet person, an event of an unknown email, a reaction by a bot or unknown member)
+      are kept with person_key NULL: they count in the organisation's likes, reads and downloads
+      ('ALL') but in no person-based metric.
+    - A Slack reaction has no time of its own in the export; it counts on its message's day.
+    - Event types other than view and download (share, ...) are not activity in METRICS.md.
+
+    Incremental: a run recomputes whole days — the last activity_lookback_days days before the
+    newest day already built, and every day that a source row loaded since the last build
+    touches (a late Graph re-read, a late event file), so the result equals a full refresh.
+    Departments are joined downstream, so a directory change needs no rebuild here.
+-#}
+{{ config(
+    materialized='incremental',
+    unique_key='person_day_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
+
+with
+
+messages as (
+
+    select * from {{ ref('int_messages') }}
+
+),
+
+graph_days as (
+
+    select * from {{ ref('stg_msgraph__yammer_user_activity_days') }}
+
+),
+
+reactions as (
+
+    select * from {{ ref('stg_slack__message_reactions') }}
+
+),
+
+slack_users as (
+
+    select * from {{ ref('stg_slack__users') }}
+
+),
+
+events as (
+
+    select * from {{ ref('stg_activity_events__events') }}
+
+),
+
+persons as (
+
+    select * from {{ ref('int_persons') }}
+
+),
+
+{% if is_incremental() %}
+
+    built as (
+
+        select
+            max(activity_date) - {{ var('activity_lookback_days') }} as since_date,
+            coalesce(max(load_id), 0) as since_load_id
+
+        from {{ this }}
+
+    ),
+
+    touched_days as (
+
+        select (messages.created_at at time zone 'UTC')::date as activity_date
+        from messages
+        where messages.load_id > (select built.since_load_id from built)
+
+        union
+
+        select graph_days.activity_date
+        from graph_days
+        where graph_days.load_id > (select built.since_load_id from built)
+
+        union
+
+        select (events.occurred_at at time zone 'UTC')::date as activity_date
+        from events
+        where events.load_id > (select built.since_load_id from built)
+
+    ),
+
+{% endif %}
+
+message_days as (
+
+    select
+        *,
+        (created_at at time zone 'UTC')::date as activity_date
+
+    from messages
+
+),
+
+in_window_messages as (
+
+    select * from message_days
+    {{ activity_window('activity_date') }}
+
+),
+
+message_activity as (
+
+    select
+        person_key,
+        activity_date,
+        count(*) filter (where is_thread_starter) as posts,
+        count(*) filter (where not is_thread_starter) as replies,
+        0 as likes,
+        0 as reads,
+        0 as downloads,
+        max(load_id) as load_id
+
+    from in_window_messages
+    where is_human
+    group by person_key, activity_date
+
+),
+
+graph_activity as (
+
+    select
+        persons.person_key,
+        graph_days.activity_date,
+        0 as posts,
+        0 as replies,
+        sum(graph_days.like_count) as likes,
+        sum(graph_days.read_count) as reads,
+        0 as downloads,
+        max(graph_days.load_id) as load_id
+
+    from graph_days
+    left join persons
+        on graph_days.person_key = persons.person_key
+    {{ activity_window('graph_days.activity_date') }}
+    group by persons.person_key, graph_days.activity_date
+
+),
+
+reaction_activity as (
+
+    select
+        persons.person_key,
+        in_window_messages.activity_date,
+        0 as posts,
+        0 as replies,
+        count(*) as likes,
+        0 as reads,
+        0 as downloads,
+        max(reactions.load_id) as load_id
+
+    from reactions
+    inner join in_window_messages
+        on reactions.message_id = in_window_messages.message_id
+    left join slack_users
+        on reactions.slack_user_id = slack_users.slack_user_id and not slack_users.is_bot
+    left join persons
+        on slack_users.person_key = persons.person_key
+    group by persons.person_key, in_window_messages.activity_date
+
+),
+
+event_days as (
+
+    select
+        *,
+        (occurred_at at time zone 'UTC')::date as activity_date
+
+    from events
+    where event_type in ('view', 'download')
+
+),
+
+event_activity as (
+
+    select
+        persons.person_key,
+        event_days.activity_date,
+        0 as posts,
+        0 as replies,
+        0 as likes,
+        count(*) filter (where event_days.event_type = 'view') as reads,
+        count(*) filter (where event_days.event_type = 'download') as downloads,
+        max(event_days.load_id) as load_id
+
+    from event_days
+    left join persons
+        on event_days.person_key = persons.person_key
+    {{ activity_window('event_days.activity_date') }}
+    group by persons.person_key, event_days.activity_date
+
+),
+
+unioned as (
+
+    select * from message_activity
+    union all
+    select * from graph_activity
+    union all
+    select * from reaction_activity
+    union all
+    select * from event_activity
+
+),
+
+final as (
+
+    select
+        coalesce(person_key, '(no person)') || ':' || activity_date as person_day_key,
+        person_key,
+        activity_date,
+        sum(posts)::integer as posts,
+        sum(replies)::integer as replies,
+        sum(likes)::integer as likes,
+        sum(reads)::integer as reads,
+        sum(downloads)::integer as downloads,
+        sum(posts + replies + likes + reads + downloads)::integer as actions,
+        max(load_id) as load_id
+
+    from unioned
+    group by person_key, activity_date
+
+)
+
+select * from final

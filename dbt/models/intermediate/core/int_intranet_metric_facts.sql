@@ -1,0 +1,534 @@
+{#-
+    The intranet metrics of levels 1–5 (METRICS.md) for every month of int_metric_periods and every
+    org unit, in metric_values' shape but before suppression.
+
+    How each thing is attributed:
+    - 'ALL' counts everything; a department row counts what its people did, what its groups hold,
+      and threads it wrote in. A person without a department counts in 'ALL' only.
+    - Cohorts: answered questions, responded posts and resolved pain points count in the month
+      their question, post or pain point was created, however much later the outcome came.
+    - likes, reads and downloads in 'ALL' include activity that reaches no person (concealed Graph
+      names, unknown emails); actions_per_active_user in 'ALL' therefore includes it too.
+    - Counts have numerator and denominator NULL; ratios have value = numerator / denominator and
+      NULL over a zero denominator; medians are percentile_cont(0.5) with numerator NULL and the
+      number of items as denominator.
+-#}
+with
+
+periods as (
+
+    select * from {{ ref('int_metric_periods') }}
+
+),
+
+org_units as (
+
+    select * from {{ ref('int_org_units') }}
+
+),
+
+persons as (
+
+    select * from {{ ref('int_persons') }}
+
+),
+
+person_activity_days as (
+
+    select * from {{ ref('int_activity_days') }}
+
+),
+
+messages as (
+
+    select * from {{ ref('int_messages') }}
+
+),
+
+groups as (
+
+    select * from {{ ref('int_groups') }}
+
+),
+
+posts as (
+
+    select * from {{ ref('int_posts') }}
+
+),
+
+hashtags as (
+
+    select * from {{ ref('int_message_hashtags') }}
+
+),
+
+pain_points as (
+
+    select * from {{ ref('int_pain_points') }}
+
+),
+
+activity_days as (
+
+    select
+        person_activity_days.*,
+        persons.department
+
+    from person_activity_days
+    left join persons
+        on person_activity_days.person_key = persons.person_key
+
+),
+
+-- Things counted once each (persons, groups, threads, messages): measure, month, department, key.
+registered_users as (
+
+    select
+        'registered_users' as measure,
+        periods.period_start,
+        persons.department,
+        persons.person_key as item_key
+
+    from periods
+    inner join persons
+        on
+            persons.registered_from < periods.period_start + interval '1 month'
+            and (persons.registered_until is null or periods.period_start <= persons.registered_until)
+
+),
+
+active_users as (
+
+    select
+        'active_users' as measure,
+        date_trunc('month', activity_date)::date as period_start,
+        department,
+        person_key as item_key
+
+    from activity_days
+    where person_key is not null and actions > 0
+
+),
+
+contributing_users as (
+
+    select
+        'contributing_users' as measure,
+        date_trunc('month', activity_date)::date as period_start,
+        department,
+        person_key as item_key
+
+    from activity_days
+    where person_key is not null and posts + replies > 0
+
+),
+
+active_departments as (
+
+    -- 'ALL' only: the department is the thing counted, not the row's org unit.
+    select
+        'active_departments' as measure,
+        date_trunc('month', activity_date)::date as period_start,
+        null as department,
+        department as item_key
+
+    from activity_days
+    where person_key is not null and actions > 0 and department is not null
+
+),
+
+existing_groups as (
+
+    select
+        'groups' as measure,
+        periods.period_start,
+        groups.department,
+        groups.platform || ':' || groups.group_id as item_key
+
+    from periods
+    inner join groups
+        on
+            groups.created_at < periods.period_start + interval '1 month'
+            and (
+                groups.deleted_at is null
+                or groups.deleted_at >= periods.period_start + interval '1 month'
+            )
+
+),
+
+active_groups as (
+
+    select
+        'active_groups' as measure,
+        date_trunc('month', messages.created_at at time zone 'UTC')::date as period_start,
+        groups.department,
+        groups.platform || ':' || groups.group_id as item_key
+
+    from messages
+    inner join groups
+        on messages.platform = groups.platform and messages.group_id = groups.group_id
+    where messages.is_human
+
+),
+
+thread_departments as (
+
+    select distinct
+        date_trunc('month', created_at at time zone 'UTC')::date as period_start,
+        platform || ':' || thread_id as thread_key,
+        department
+
+    from messages
+    where is_human and department is not null
+
+),
+
+cross_department_thread_keys as (
+
+    select
+        period_start,
+        thread_key
+
+    from thread_departments
+    group by period_start, thread_key
+    having count(*) >= 2
+
+),
+
+cross_department_threads as (
+
+    select
+        'cross_department_threads' as measure,
+        thread_departments.period_start,
+        thread_departments.department,
+        thread_departments.thread_key as item_key
+
+    from thread_departments
+    inner join cross_department_thread_keys
+        on
+            thread_departments.period_start = cross_department_thread_keys.period_start
+            and thread_departments.thread_key = cross_department_thread_keys.thread_key
+
+),
+
+post_outcomes as (
+
+    select
+        post_outcome.measure,
+        date_trunc('month', posts.created_at at time zone 'UTC')::date as period_start,
+        posts.department,
+        posts.message_id as item_key
+
+    from posts
+    cross join
+        lateral (
+            values
+            ('posts_created', true),
+            ('responded_posts', posts.has_reply_by_other),
+            ('questions', posts.is_question),
+            ('answered_questions', posts.is_question and posts.has_reply_by_other)
+        ) as post_outcome (measure, applies)
+    where post_outcome.applies
+
+),
+
+tagged_messages as (
+
+    -- Every hashtag makes a hashtag message; customer hashtags also count as their outcome.
+    select
+        case
+            when counted_as.measure_kind = 'any' then 'hashtag_messages'
+            when hashtags.outcome_type = 'customer_impact' then 'customer_impact_messages'
+            else 'customer_feedback_messages'
+        end as measure,
+        date_trunc('month', messages.created_at at time zone 'UTC')::date as period_start,
+        messages.department,
+        messages.message_id as item_key
+
+    from hashtags
+    inner join messages
+        on hashtags.message_id = messages.message_id
+    cross join lateral (values ('any'), ('outcome')) as counted_as (measure_kind)
+    where
+        counted_as.measure_kind = 'any'
+        or hashtags.outcome_type in ('customer_impact', 'customer_feedback')
+
+),
+
+pain_point_outcomes as (
+
+    select
+        pain_point_outcome.measure,
+        date_trunc('month', pain_points.created_at at time zone 'UTC')::date as period_start,
+        pain_points.department,
+        pain_points.message_id as item_key
+
+    from pain_points
+    cross join
+        lateral (
+            values
+            ('pain_points', true),
+            ('pain_points_resolved', pain_points.is_resolved)
+        ) as pain_point_outcome (measure, applies)
+    where pain_point_outcome.applies
+
+),
+
+distinct_items as (
+
+    select * from registered_users
+
+    union all
+
+    select * from active_users
+
+    union all
+
+    select * from contributing_users
+
+    union all
+
+    select * from active_departments
+
+    union all
+
+    select * from existing_groups
+
+    union all
+
+    select * from active_groups
+
+    union all
+
+    select * from cross_department_threads
+
+    union all
+
+    select * from post_outcomes
+
+    union all
+
+    select * from tagged_messages
+
+    union all
+
+    select * from pain_point_outcomes
+
+),
+
+counted as (
+
+    select
+        measure,
+        period_start,
+        case when grouping(department) = 1 then 'ALL' else department end as org_unit,
+        count(distinct item_key)::numeric as amount
+
+    from distinct_items
+    group by grouping sets ((measure, period_start), (measure, period_start, department))
+    having grouping(department) = 1 or department is not null
+
+),
+
+activity_unpivoted as (
+
+    select
+        date_trunc('month', activity_days.activity_date)::date as period_start,
+        activity_days.department,
+        activity.measure,
+        activity.amount
+
+    from activity_days
+    cross join lateral (
+        values
+        ('posts', activity_days.posts),
+        ('replies', activity_days.replies),
+        ('likes', activity_days.likes),
+        ('reads', activity_days.reads),
+        ('downloads', activity_days.downloads),
+        ('actions', activity_days.actions)
+    ) as activity (measure, amount)
+
+),
+
+summed as (
+
+    select
+        measure,
+        period_start,
+        case when grouping(department) = 1 then 'ALL' else department end as org_unit,
+        sum(amount)::numeric as amount
+
+    from activity_unpivoted
+    group by grouping sets ((measure, period_start), (measure, period_start, department))
+    having grouping(department) = 1 or department is not null
+
+),
+
+durations as (
+
+    select
+        'median_hours_to_first_answer' as measure,
+        date_trunc('month', created_at at time zone 'UTC')::date as period_start,
+        department,
+        hours_to_first_reply_by_other as hours
+
+    from posts
+    where is_question and has_reply_by_other
+
+    union all
+
+    select
+        'median_hours_to_resolution' as measure,
+        date_trunc('month', created_at at time zone 'UTC')::date as period_start,
+        department,
+        hours_to_resolution as hours
+
+    from pain_points
+    where is_resolved
+
+),
+
+medians as (
+
+    select
+        measure,
+        period_start,
+        case when grouping(department) = 1 then 'ALL' else department end as org_unit,
+        percentile_cont(0.5) within group (order by hours)::numeric as median_value,
+        count(*)::numeric as item_count
+
+    from durations
+    group by grouping sets ((measure, period_start), (measure, period_start, department))
+    having grouping(department) = 1 or department is not null
+
+),
+
+amounts as (
+
+    select * from counted
+    union all
+    select * from summed
+
+),
+
+grid as (
+
+    select
+        periods.period_start,
+        org_units.org_unit
+
+    from periods
+    cross join org_units
+
+),
+
+pivoted as (
+
+    select
+        grid.period_start,
+        grid.org_unit,
+        {% for measure in [
+            'registered_users', 'active_users', 'contributing_users', 'active_departments',
+            'groups', 'active_groups', 'cross_department_threads', 'posts', 'replies', 'likes',
+            'reads', 'downloads', 'actions', 'questions', 'answered_questions', 'posts_created',
+            'responded_posts', 'hashtag_messages', 'customer_impact_messages',
+            'customer_feedback_messages', 'pain_points', 'pain_points_resolved'
+        ] -%}
+            coalesce(max(amounts.amount) filter (where amounts.measure = '{{ measure }}'), 0)
+                as {{ measure }},
+        {% endfor -%}
+        {% for measure in ['median_hours_to_first_answer', 'median_hours_to_resolution'] -%}
+            max(medians.median_value) filter (where medians.measure = '{{ measure }}')
+                as {{ measure }},
+            coalesce(max(medians.item_count) filter (where medians.measure = '{{ measure }}'), 0)
+                as {{ measure }}_items,
+        {% endfor -%}
+        count(*) as joined_rows
+
+    from grid
+    left join amounts
+        on grid.period_start = amounts.period_start and grid.org_unit = amounts.org_unit
+    left join medians
+        on grid.period_start = medians.period_start and grid.org_unit = medians.org_unit
+    group by grid.period_start, grid.org_unit
+
+),
+
+metrics as (
+
+    select
+        pivoted.period_start,
+        pivoted.org_unit,
+        metric.metric_key,
+        metric.metric_level,
+        metric.metric_kind,
+        metric.amount,
+        metric.numerator,
+        metric.denominator
+
+    from pivoted
+    cross join lateral (
+        values
+        ('registered_users', 1, 'count', pivoted.registered_users, null, null),
+        ('active_users', 1, 'count', pivoted.active_users, null, null),
+        ('contributing_users', 1, 'count', pivoted.contributing_users, null, null),
+        ('adoption_rate', 1, 'ratio', null, pivoted.active_users, pivoted.registered_users),
+        ('contribution_rate', 1, 'ratio', null, pivoted.contributing_users, pivoted.active_users),
+        ('groups', 2, 'count', pivoted.groups, null, null),
+        ('active_groups', 2, 'count', pivoted.active_groups, null, null),
+        ('active_departments', 2, 'count', pivoted.active_departments, null, null),
+        ('cross_department_threads', 2, 'count', pivoted.cross_department_threads, null, null),
+        ('posts', 3, 'count', pivoted.posts, null, null),
+        ('replies', 3, 'count', pivoted.replies, null, null),
+        ('likes', 3, 'count', pivoted.likes, null, null),
+        ('reads', 3, 'count', pivoted.reads, null, null),
+        ('downloads', 3, 'count', pivoted.downloads, null, null),
+        ('actions_per_active_user', 3, 'ratio', null, pivoted.actions, pivoted.active_users),
+        ('questions', 4, 'count', pivoted.questions, null, null),
+        ('answered_questions', 4, 'count', pivoted.answered_questions, null, null),
+        ('answer_rate', 4, 'ratio', null, pivoted.answered_questions, pivoted.questions),
+        (
+            'median_hours_to_first_answer', 4, 'median',
+            pivoted.median_hours_to_first_answer, null, pivoted.median_hours_to_first_answer_items
+        ),
+        ('response_rate', 4, 'ratio', null, pivoted.responded_posts, pivoted.posts_created),
+        ('hashtag_messages', 4, 'count', pivoted.hashtag_messages, null, null),
+        ('customer_impact_messages', 5, 'count', pivoted.customer_impact_messages, null, null),
+        ('customer_feedback_messages', 5, 'count', pivoted.customer_feedback_messages, null, null),
+        ('pain_points', 5, 'count', pivoted.pain_points, null, null),
+        ('pain_points_resolved', 5, 'count', pivoted.pain_points_resolved, null, null),
+        (
+            'median_hours_to_resolution', 5, 'median',
+            pivoted.median_hours_to_resolution, null, pivoted.median_hours_to_resolution_items
+        ),
+        (
+            'hours_saved', 5, 'count',
+            pivoted.answered_questions * {{ var('minutes_saved_per_answer') }} / 60.0, null, null
+        )
+    ) as metric (metric_key, metric_level, metric_kind, amount, numerator, denominator)
+
+),
+
+final as (
+
+    select
+        metric_key::text as metric_key,
+        metric_level::smallint as level,
+        metric_kind::text as metric_kind,
+        period_start,
+        org_unit,
+        case
+            when metric_kind = 'ratio' then numerator / nullif(denominator, 0)
+            else amount
+        end::numeric as value,
+        numerator::numeric as numerator,
+        denominator::numeric as denominator
+
+    from metrics
+    where metric_key != 'active_departments' or org_unit = 'ALL'
+
+)
+
+select * from final

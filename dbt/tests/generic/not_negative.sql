@@ -1,0 +1,8 @@
+{#- Durations and counts are never below zero. -#}
+{% test not_negative(model, column_name) %}
+
+select *
+from {{ model }}
+where {{ column_name }} < 0
+
+{% endtest %}
