@@ -80,8 +80,8 @@ aggregated as (
         metric_key,
         case when grouping(account_id) = 1 then 'org' else 'account' end as scope,
         account_id,
-        sum(numerator_part) as numerator,
-        count(*) as denominator
+        sum(numerator_part)::numeric as numerator,
+        count(*)::numeric as denominator
 
     from survey_scores
     group by grouping sets ((period_start, metric_key), (period_start, metric_key, account_id))
@@ -100,10 +100,11 @@ measured as (
         grid.amber_tolerance,
         coalesce(aggregated.numerator, 0) as numerator,
         coalesce(aggregated.denominator, 0) as denominator,
+        -- The same arithmetic as int_business_metric_facts, so 'org' equals its 'ALL' rows.
         case
             when grid.metric_key = 'nps'
-                then 100.0 * aggregated.numerator / nullif(aggregated.denominator, 0)
-            else 1.0 * aggregated.numerator / nullif(aggregated.denominator, 0)
+                then 100 * aggregated.numerator / nullif(aggregated.denominator, 0)
+            else aggregated.numerator / nullif(aggregated.denominator, 0)
         end as value
 
     from grid
