@@ -149,7 +149,7 @@ graph_activity as (
         on graph_days.person_key = persons.person_key
     where
         (persons.person_key is not null or graph_days.is_concealed)
-        {{ activity_window('graph_days.activity_date', 'and') }}
+        {{- activity_window('graph_days.activity_date', 'and') }}
     group by persons.person_key, graph_days.activity_date
 
 ),
