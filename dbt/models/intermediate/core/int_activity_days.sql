@@ -110,7 +110,7 @@ message_days as (
 in_window_messages as (
 
     select * from message_days
-    {{ activity_window('activity_date') }}
+    where {{ activity_window('activity_date') }}
 
 ),
 
@@ -149,7 +149,7 @@ graph_activity as (
         on graph_days.person_key = persons.person_key
     where
         (persons.person_key is not null or graph_days.is_concealed)
-        {{- activity_window('graph_days.activity_date', 'and') }}
+        and {{ activity_window('graph_days.activity_date') }}
     group by persons.person_key, graph_days.activity_date
 
 ),
@@ -203,7 +203,7 @@ event_activity as (
     from event_days
     inner join persons
         on event_days.person_key = persons.person_key
-    {{ activity_window('event_days.activity_date') }}
+    where {{ activity_window('event_days.activity_date') }}
     group by persons.person_key, event_days.activity_date
 
 ),
