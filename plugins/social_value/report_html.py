@@ -261,9 +261,9 @@ def render(rows: list[dict], *, satisfaction: list[dict] | None = None,
             f"<title>Social value report</title><style>{STYLE}</style></head><body><main>"
             "<h1>Social value of the intranet</h1>"
             f'<p class="lead">{escape(card.period.describe())}.</p>'
-            '<p class="muted">Read from the published marts as bi_reader (marts.metric_values and, once '
-            "published, the customer-satisfaction scorecard and the hashtag outcomes). "
-            f"{MISSING} marks a metric not published yet or undefined (a rate over zero).</p>")
+            '<p class="muted">Read from the published marts as bi_reader (marts.metric_values, '
+            "marts.customer_satisfaction_scorecard and marts.fct_hashtag_outcomes). "
+            f"{MISSING} marks a metric not published or undefined (a rate over zero).</p>")
     if card.period.current is None:
         return head + "<p>No published metrics yet: run the build first.</p></main></body></html>"
     nav = ('<nav><a href="#scorecard">Scorecard</a><a href="#trends">Trends</a>'

@@ -118,7 +118,7 @@ def render_text(card: Scorecard, departments: tuple[str, ...] = ("active_users",
     lines = [f"Social value scorecard — {_month(period.current)} against {_month(period.previous)}, "
              "the whole organisation",
              *textwrap.wrap(f"{period.describe()}. Read from the published marts as bi_reader. ▲ ▼ = "
-                            f"change from the month before; {MISSING} = not published yet (or undefined, "
+                            f"change from the month before; {MISSING} = not published (or undefined, "
                             "e.g. a rate over zero).", width=100,
                             initial_indent="  ", subsequent_indent="  ")]
     if period.current is None:
