@@ -6,7 +6,7 @@ holding an event, so its last month holds the last event and is never over; the 
 is the latest full month, compared with the calendar month before that. With a single month of
 data there is no full month yet: the reports then show that month and say it is not over.
 
-Marts that are not published (a first build, a failed one) read as absent, never
+Marts that are not published (before the first build) read as absent, never
 as an error: their metrics show as "–".
 """
 
