@@ -19,7 +19,8 @@ from conftest import run_cli
 def test_demo_prints_result_and_where_to_look(demo):
     first, second, *_ = demo
     for output in (first, second):
-        assert "registered_users" in output and "active_users" in output
+        assert "Level 1 — users" in output and "Level 5 — business value" in output
+        assert "registered users" in output and "win rate, socially supported" in output
         assert "dbt tests passed" in output and "GX expectations passed" in output
         assert "postgresql://bi_reader:" in output
         assert "make psql" in output
@@ -55,7 +56,7 @@ def test_demo_writes_a_self_contained_html_report(demo):
     first, *_ = demo
     path = first.split("HTML report written: ")[1].split()[0]
     html = Path(path).read_text(encoding="utf-8")
-    assert "<svg" in html and "registered_users" in html
+    assert "<svg" in html and "registered users" in html
     offline = html.replace("http://www.w3.org/2000/svg", "")
     assert "<script" not in html.lower() and "http://" not in offline and "https://" not in offline
 
