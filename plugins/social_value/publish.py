@@ -205,7 +205,8 @@ def record_dbt_results(conn: psycopg.Connection, build_id: str, run_results: Pat
     document = json.loads(run_results.read_text())
     invocation = document["metadata"]["invocation_id"]
     conn.execute("update audit.builds set dbt_invocation_id = %s where build_id = %s", (invocation, build_id))
-    rows = [(build_id, "dbt", result["unique_id"], _dbt_target(result["unique_id"]), result["status"],
+    tested = _tested_models(run_results.with_name("manifest.json"))
+    rows = [(build_id, "dbt", result["unique_id"], tested.get(result["unique_id"]), result["status"],
              result.get("failures"), result.get("message"))
             for result in document["results"]
             if result["unique_id"].startswith(("test.", "unit_test.")) or result["status"] == "error"]
@@ -215,8 +216,18 @@ def record_dbt_results(conn: psycopg.Connection, build_id: str, run_results: Pat
     return len(rows)
 
 
-def _dbt_target(unique_id: str) -> str:
-    return unique_id.split(".")[2] if unique_id.startswith("unit_test.") else unique_id.split(".")[-1]
+def _tested_models(manifest: Path) -> dict[str, str]:
+    """Test unique id → the model (or source) it tests, from the manifest of the same invocation."""
+    if not manifest.exists():
+        return {}
+    document = json.loads(manifest.read_text())
+    tested = {}
+    for unique_id, node in {**document.get("nodes", {}), **document.get("unit_tests", {})}.items():
+        parents = node.get("depends_on", {}).get("nodes") or []
+        target = node.get("attached_node") or (parents[0] if parents else None)
+        if unique_id.startswith(("test.", "unit_test.")) and target:
+            tested[unique_id] = target.split(".")[-1]
+    return tested
 
 
 def record_gx_results(conn: psycopg.Connection, build_id: str, summary: dict) -> None:

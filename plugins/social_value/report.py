@@ -16,6 +16,11 @@ def _rows_read(summary: dict | None) -> str:
     return text or "nothing new"
 
 
+def _sum(first: dict, second: dict, key: str) -> int | str:
+    values = [summary.get(key) for summary in (first, second)]
+    return "?" if None in values else sum(values)
+
+
 def _publication(published: dict) -> str:
     if not published:
         return "nothing (a test failed: the previous marts stay live; see audit.test_results)"
@@ -35,8 +40,8 @@ def terminal_summary(bi_url: str, ingest: dict, build: dict) -> str:
         lines.append(f"    {task_id:<28}{_rows_read(summary)}")
     lines += [
         f"  guarded by: {dbt.get('tests_passed', '?')}/{dbt.get('tests', '?')} dbt tests passed, "
-        f"{gx.get('passed', '?')}/{gx.get('evaluated', '?')} GX expectations on the candidate marts and "
-        f"{raw.get('passed', '?')}/{raw.get('evaluated', '?')} on the raw landing tables passed",
+        f"{_sum(gx, raw, 'passed')}/{_sum(gx, raw, 'evaluated')} GX expectations passed "
+        "(checkpoints raw: landing tables, marts: the candidate marts)",
         f"  published: {_publication(published)}",
         "",
         "Where to look next",

@@ -31,7 +31,9 @@ def run_checkpoint(name: str, warehouse_url: str) -> dict:
     for validation in result.run_results.values():
         for outcome in validation.results:
             config = outcome.expectation_config
-            expectation = f"{config.type}({config.kwargs.get('column', '')})"
+            described = getattr(config, "description", None)
+            expectation = f"{config.type}({config.kwargs.get('column', '')})" + (
+                f": {described}" if described else "")
             results.append({"suite": validation.suite_name, "expectation": expectation,
                             "column": config.kwargs.get("column"), "success": bool(outcome.success),
                             "unexpected_count": (outcome.result or {}).get("unexpected_count")})
