@@ -18,6 +18,14 @@ from social_value.publish import CANDIDATE, build_and_publish
 BAD_STATUS = "not_a_status"  # breaks accepted_values on stg_surveymonkey__responses.response_status
 
 
+@pytest.fixture
+def reader(conn):
+    """The test's own connection in autocommit: an open transaction holding a read lock on a mart
+    would (rightly) make a publish wait for it."""
+    conn.autocommit = True
+    return conn
+
+
 def transformer_url() -> str:
     return role_url("transformer")
 
@@ -36,20 +44,20 @@ def live_publication(conn) -> tuple:
                         "order by publication_id desc limit 1").fetchone()
 
 
-def test_the_demo_publishes_and_the_live_row_counts_match(demo, conn):
+def test_the_demo_publishes_and_the_live_row_counts_match(demo, reader):
     assert "published: publication" in demo[1]
-    publication_id, build_id, row_counts, _ = live_publication(conn)
+    publication_id, build_id, row_counts, _ = live_publication(reader)
     assert publication_id >= 2, "both demo runs published"
     assert set(row_counts) >= {"metric_values", "fct_hashtag_outcomes", "metricflow_time_spine"}
     for table, count in row_counts.items():
-        assert conn.execute(f"select count(*) from marts.{table}").fetchone()[0] == count
-    candidate = conn.execute("select count(*) from pg_tables where schemaname = %s", (CANDIDATE,))
+        assert reader.execute(f"select count(*) from marts.{table}").fetchone()[0] == count
+    candidate = reader.execute("select count(*) from pg_tables where schemaname = %s", (CANDIDATE,))
     assert candidate.fetchone()[0] == 0, "a publish empties the candidate"
-    assert build_id in conn.execute("select obj_description('marts'::regnamespace)").fetchone()[0]
+    assert build_id in reader.execute("select obj_description('marts'::regnamespace)").fetchone()[0]
 
 
-def test_the_auditor_query_names_the_passed_tests_and_loads_of_the_live_marts(demo, conn):
-    publication_id, build_id, _, load_ids = live_publication(conn)
+def test_the_auditor_query_names_the_passed_tests_and_loads_of_the_live_marts(demo, reader):
+    publication_id, build_id, _, load_ids = live_publication(reader)
     with psycopg.connect(role_url("auditor")) as auditor:
         rows = auditor.execute("select publication_id, build_id, load_ids, tool, test_name, status "
                                "from audit.live_publication_tests").fetchall()
@@ -62,42 +70,40 @@ def test_the_auditor_query_names_the_passed_tests_and_loads_of_the_live_marts(de
     assert any(name.startswith("test.") and "accepted_values" in name for name in names)
     assert any(name.startswith("raw_") for name in names) and any(name.startswith("marts_") for name in names)
     # exactly the tests recorded for that build, and every succeeded load it read
-    recorded = conn.execute("select count(*) from audit.test_results where build_id = %s",
+    recorded = reader.execute("select count(*) from audit.test_results where build_id = %s",
                             (build_id,)).fetchone()
     assert len(rows) == recorded[0]
-    expected_loads = [load_id for (load_id,) in conn.execute(
+    expected_loads = [load_id for (load_id,) in reader.execute(
         "select load_id from raw_meta.loads where status = 'succeeded' and started_at <= "
         "(select started_at from audit.builds where build_id = %s) order by 1", (build_id,))]
     assert rows[0][2] == load_ids == expected_loads
-    assert set(load_ids) <= {row[0] for row in conn.execute("select load_id from audit.load_quarantine")}
+    assert set(load_ids) <= {row[0] for row in reader.execute("select load_id from audit.load_quarantine")}
 
 
-def test_a_bad_record_publishes_nothing_and_the_next_good_run_publishes(demo, conn):
-    before, live_before = marts_snapshot(conn), live_publication(conn)
-    response_id, status = conn.execute(
+def test_a_bad_record_publishes_nothing_and_the_next_good_run_publishes(demo, reader):
+    before, live_before = marts_snapshot(reader), live_publication(reader)
+    metrics_before = metric_values(reader)
+    response_id, status = reader.execute(
         "select id, response_status from raw_surveymonkey.responses order by id limit 1").fetchone()
-    conn.execute("update raw_surveymonkey.responses set response_status = %s where id = %s",
-                 (BAD_STATUS, response_id))
-    conn.commit()
+    reader.execute("update raw_surveymonkey.responses set response_status = %s where id = %s",
+                   (BAD_STATUS, response_id))
     try:
         with pytest.raises(DbtFailedError, match="accepted_values"):
             build_and_publish(transformer_url(), build_id="test_bad_record")
-        assert marts_snapshot(conn) == before
-        assert live_publication(conn) == live_before
-        failed = conn.execute("select test_name, failing_rows from audit.test_results "
-                              "where build_id = 'test_bad_record' and status = 'fail'").fetchall()
+        assert marts_snapshot(reader) == before
+        assert live_publication(reader) == live_before
+        failed = reader.execute("select test_name, failing_rows from audit.test_results "
+                                "where build_id = 'test_bad_record' and status = 'fail'").fetchall()
         assert any("accepted_values" in name and "response_status" in name and rows == 1
                    for name, rows in failed), failed
-        assert not conn.execute(
+        assert not reader.execute(
             "select 1 from audit.publications where build_id = 'test_bad_record'").fetchone()
     finally:
-        conn.execute("update raw_surveymonkey.responses set response_status = %s where id = %s",
-                     (status, response_id))
-        conn.commit()
-    metrics_before = metric_values(conn)
+        reader.execute("update raw_surveymonkey.responses set response_status = %s where id = %s",
+                       (status, response_id))
     result = build_and_publish(transformer_url(), build_id="test_good_after_bad")
-    assert live_publication(conn)[:2] == (result["publication"]["publication_id"], "test_good_after_bad")
-    assert metric_values(conn) == metrics_before
+    assert live_publication(reader)[:2] == (result["publication"]["publication_id"], "test_good_after_bad")
+    assert metric_values(reader) == metrics_before
 
 
 def _build_process(build_id: str) -> subprocess.Popen:
@@ -109,9 +115,9 @@ def _build_process(build_id: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_two_builds_at_once_neither_deadlock_nor_publish_a_mix(demo, conn):
-    metrics_before = metric_values(conn)
-    first_publication = live_publication(conn)[0]
+def test_two_builds_at_once_neither_deadlock_nor_publish_a_mix(demo, reader):
+    metrics_before = metric_values(reader)
+    first_publication = live_publication(reader)[0]
     builds = {build_id: _build_process(build_id) for build_id in ("test_concurrent_a", "test_concurrent_b")}
     outcomes = {}
     for build_id, process in builds.items():
@@ -120,13 +126,13 @@ def test_two_builds_at_once_neither_deadlock_nor_publish_a_mix(demo, conn):
         assert process.returncode in (0, 3), output[-3000:]
     published = [build_id for build_id, code in outcomes.items() if code == 0]
     assert published, "at least one of two concurrent builds publishes"
-    rows = conn.execute("select build_id, row_counts from audit.publications where publication_id > %s "
-                        "order by publication_id", (first_publication,)).fetchall()
+    rows = reader.execute("select build_id, row_counts from audit.publications where publication_id > %s "
+                          "order by publication_id", (first_publication,)).fetchall()
     assert sorted(row[0] for row in rows) == sorted(published)
     # the live marts are exactly the newest publication's build: its counts, its tests all passed
     live_build, row_counts = rows[-1]
     for table, count in row_counts.items():
-        assert conn.execute(f"select count(*) from marts.{table}").fetchone()[0] == count
-    assert not conn.execute("select 1 from audit.test_results where build_id = %s "
-                            "and status not in ('pass', 'success')", (live_build,)).fetchone()
-    assert metric_values(conn) == metrics_before
+        assert reader.execute(f"select count(*) from marts.{table}").fetchone()[0] == count
+    assert not reader.execute("select 1 from audit.test_results where build_id = %s "
+                              "and status not in ('pass', 'success')", (live_build,)).fetchone()
+    assert metric_values(reader) == metrics_before

@@ -265,6 +265,8 @@ def publish(warehouse_url: str, build_id: str) -> dict:
     """In one transaction: check the candidate is this build's and every recorded test passed,
     move its tables into marts (replacing the live ones), re-apply grants, record the publication."""
     with psycopg.connect(warehouse_url) as conn, conn.transaction():
+        # A reader's open transaction on a mart delays the swap; never wait for one for ever.
+        conn.execute("set local lock_timeout = '5min'")
         conn.execute("select pg_advisory_xact_lock(%s)", (BUILD_LOCK,))
         stamp = _stamp(conn)
         if stamp != build_id:
