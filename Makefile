@@ -7,13 +7,14 @@ BIN    := $(VENV)/bin
 SVW    := PYTHONPATH=plugins $(BIN)/python -m social_value
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint check psql airflow env stop simulator gx-suites lock erase bench-memory clean
+.PHONY: help install demo test lint check psql airflow env stop simulator gx-suites lock erase bench-memory clean docs
 
 help:
 	@echo "make demo     run the whole pipeline on the embedded default and show the result"
 	@echo "make test     install what is missing and run every check"
 	@echo "make psql     psql on the warehouse (SQL on stdin works: echo 'select 1' | make -s psql)"
 	@echo "make airflow  the Airflow UI on the same embedded setup (http://127.0.0.1:8080)"
+	@echo "make docs     serve the dbt docs and GX Data Docs of the latest build (http://127.0.0.1:8081)"
 	@echo "make stop     stop the embedded Postgres"
 
 $(STAMP): requirements.lock
@@ -62,6 +63,9 @@ lock: install
 
 bench-memory: install
 	$(SVW) run $(BIN)/python -m social_value.bench.loader_memory --factor 10
+
+docs: install
+	@$(SVW) docs $(if $(PORT),--port $(PORT))
 
 erase: install
 	@$(SVW) erase --email "$(EMAIL)"

@@ -3,9 +3,14 @@
 
 Runs when fresh raw data lands (scheduled on any of the ingest Assets): prepares the warehouse (schemas,
 roles, pseudonymisation key from `SVW_PSEUDONYM_KEY`; connection `svw_warehouse`), builds and
-tests the dbt project (staging → core → marts) as the transformer role (`svw_transformer`), then
-validates the marts with the Great Expectations checkpoint `marts`.
-A failed dbt test or expectation fails the run and names what failed.
+builds and tests the dbt project (staging → core → marts) as the transformer role (`svw_transformer`)
+with the marts written to the candidate schema `marts_candidate`, validates the raw landing tables
+(GX checkpoint `raw`) and the candidate marts (checkpoint `marts`), writes dbt and GX docs to
+reports/docs/, and only then publishes: one transaction moves the candidate into `marts`
+(write-audit-publish, plugins/social_value/publish.py). Every test and expectation is recorded in
+`audit.test_results`, each publication in `audit.publications`.
+A failed dbt test or expectation fails the run, names what failed and publishes nothing: the
+previous marts stay live.
 """
 
 from datetime import timedelta
@@ -39,17 +44,41 @@ def build_warehouse():
             setup(warehouse_url(), os.environ.get("SVW_PSEUDONYM_KEY"), role_passwords())
 
     @task
-    def dbt_build() -> dict:
+    def dbt_build(run_id: str | None = None) -> dict:
         from social_value.airflow_connections import TRANSFORMER_CONN_ID, warehouse_url
-        from social_value.dbt_runner import run_dbt
+        from social_value.publish import build_candidate
         from social_value.task_errors import fail_fast_on_permanent_errors
 
         with fail_fast_on_permanent_errors():
-            return run_dbt(["build"], warehouse_url(TRANSFORMER_CONN_ID))
+            return build_candidate(warehouse_url(TRANSFORMER_CONN_ID), run_id, dag_run_id=run_id)
 
+    validate_raw = GXCheckpointOperator(task_id="validate_raw", checkpoint_name="raw", retries=0)
     validate_marts = GXCheckpointOperator(task_id="validate_marts", checkpoint_name="marts", retries=0)
 
-    prepare_warehouse() >> dbt_build() >> validate_marts
+    @task(trigger_rule="all_done", retries=0)
+    def generate_docs() -> str:
+        """dbt docs and GX Data Docs of every build, failed ones included (`make docs` serves them)."""
+        from social_value.airflow_connections import TRANSFORMER_CONN_ID, warehouse_url
+        from social_value.publish import generate_docs
+        from social_value.settings import PROJECT_ROOT
+
+        return str(generate_docs(warehouse_url(TRANSFORMER_CONN_ID), PROJECT_ROOT / "reports" / "docs"))
+
+    @task(retries=0)
+    def publish(run_id: str | None = None) -> dict:
+        from social_value.airflow_connections import TRANSFORMER_CONN_ID, warehouse_url
+        from social_value.publish import publish
+
+        return publish(warehouse_url(TRANSFORMER_CONN_ID), run_id)
+
+    prepare = prepare_warehouse()
+    built = dbt_build()
+    docs = generate_docs()
+    published = publish()
+    prepare >> [built, validate_raw]
+    built >> validate_marts
+    [validate_raw, validate_marts] >> docs
+    [validate_raw, validate_marts, docs] >> published
 
 
 build_warehouse()

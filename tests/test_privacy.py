@@ -17,10 +17,11 @@ from social_value.warehouse_setup import ROLES
 
 READS = {
     "bi_reader": {"marts.metric_values"},
-    "auditor": {"marts.metric_values"},
+    "auditor": {"marts.metric_values", "audit.publications", "audit.live_publication_tests"},
     "loader": {"raw_viva_engage.users", "raw_meta.loads"},
     "transformer": {"raw_viva_engage.users", "raw_meta.loads", "staging.stg_viva_engage__users",
-                    "core.int_persons", "marts.metric_values", "svw_private.pseudonym_key"},
+                    "core.int_persons", "marts.metric_values", "svw_private.pseudonym_key",
+                    "audit.publications", "audit.live_publication_tests"},
 }
 OBJECTS = sorted(set().union(*READS.values()))
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.I)
@@ -57,8 +58,10 @@ def test_audit_schema_is_for_auditors_only(demo, conn):
     privileges = conn.execute(
         "select has_schema_privilege('auditor', 'audit', 'USAGE'), "
         "has_schema_privilege('bi_reader', 'audit', 'USAGE'), "
-        "has_schema_privilege('bi_reader', 'marts', 'CREATE')").fetchone()
-    assert privileges == (True, False, False)
+        "has_schema_privilege('bi_reader', 'marts', 'CREATE'), "
+        "has_schema_privilege('bi_reader', 'marts_candidate', 'USAGE'), "
+        "has_schema_privilege('auditor', 'marts_candidate', 'USAGE')").fetchone()
+    assert privileges == (True, False, False, False, False), "only published marts are readable"
 
 
 def test_transformer_cannot_write_raw_and_loader_cannot_write_marts(demo):

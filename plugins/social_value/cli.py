@@ -8,6 +8,7 @@
   simulator  serve the source simulator in the foreground
   setup      create schemas, the bi_reader role and the key table (idempotent)
   erase      GDPR erasure of one person (--email) through raw, core and marts
+  docs       serve the dbt docs and GX Data Docs of the latest build (reports/docs/) on localhost
   stop       stop the embedded Postgres
   check-gx   load every GX checkpoint's configuration (no database needed)
 """
@@ -26,6 +27,7 @@ from social_value import runtime, settings
 
 LOG_DIR = settings.STATE_DIR / "logs"
 REPORT_PATH = settings.PROJECT_ROOT / "reports" / "social-value.html"
+DOCS_DIR = settings.PROJECT_ROOT / "reports" / "docs"
 INGEST_DAGS = ("ingest_intranet", "ingest_crm", "ingest_survey")
 
 
@@ -82,8 +84,8 @@ def cmd_setup(_: argparse.Namespace) -> None:
 
 def cmd_erase(args: argparse.Namespace) -> None:
     """GDPR erasure of one person through raw, core and marts, then a rebuild of the marts."""
-    from social_value.dbt_runner import run_dbt
     from social_value.erasure import erase_person
+    from social_value.publish import build_and_publish
 
     if not args.email:
         raise SystemExit("usage: python -m social_value erase --email person@example.org")
@@ -91,10 +93,30 @@ def cmd_erase(args: argparse.Namespace) -> None:
     deleted = erase_person(os.environ["SVW_WAREHOUSE_URL"], args.email, os.environ.get("SVW_PSEUDONYM_KEY"))
     for table, count in deleted.items():
         print(f"  {table}: {count} row(s) deleted")
-    print("rebuilding the marts without them (dbt build) ...", flush=True)
-    run_dbt(["build"], os.environ["AIRFLOW_CONN_SVW_TRANSFORMER"])
+    print("rebuilding and publishing the marts without them (dbt build, GX, publish) ...", flush=True)
+    result = build_and_publish(os.environ["AIRFLOW_CONN_SVW_TRANSFORMER"])
+    print(f"  publication {result['publication']['publication_id']} (build {result['dbt']['build_id']})")
     print("erased; later loads skip this person (raw_meta.erasures holds their key, not their email). "
           "Delete them in the source systems too.")
+
+
+def cmd_docs(args: argparse.Namespace) -> None:
+    """Serve reports/docs/ (written by every build; generated now if no build wrote it yet)."""
+    import contextlib
+    import functools
+    import http.server
+
+    if not (DOCS_DIR / "index.html").exists():
+        from social_value.publish import generate_docs
+
+        runtime.apply_env()
+        generate_docs(os.environ["AIRFLOW_CONN_SVW_TRANSFORMER"], DOCS_DIR)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(DOCS_DIR))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler) as httpd:
+        print(f"dbt docs and GX Data Docs of the latest build: http://127.0.0.1:{args.port}/ "
+              f"(files in {DOCS_DIR}; Ctrl-C stops)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            httpd.serve_forever()
 
 
 def cmd_check_gx(_: argparse.Namespace) -> None:
@@ -249,7 +271,7 @@ def cmd_airflow(_: argparse.Namespace) -> None:
 COMMANDS = {
     "env": cmd_env, "run": cmd_run, "demo": cmd_demo, "psql": cmd_psql, "airflow": cmd_airflow,
     "simulator": cmd_simulator, "stop": cmd_stop, "check-gx": cmd_check_gx, "setup": cmd_setup,
-    "erase": cmd_erase,
+    "erase": cmd_erase, "docs": cmd_docs,
 }
 
 
@@ -261,6 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--role", choices=["owner", "bi_reader"], default="owner",
                         help="psql: connect as this role")
     parser.add_argument("--email", help="erase: the person's email address")
+    parser.add_argument("--port", type=int, default=8081, help="docs: serve on this localhost port")
     if argv[:1] == ["run"]:  # everything after `run` is the command to run, options included
         args = argparse.Namespace(command=argv[1:])
         command = "run"

@@ -38,10 +38,11 @@ def dbt_env(warehouse_url: str) -> dict[str, str]:
     }
 
 
-def run_dbt(args: list[str], warehouse_url: str) -> dict:
-    """Run `dbt <args>` in the project; raise DbtFailedError naming every failed node."""
+def run_dbt(args: list[str], warehouse_url: str, env: dict[str, str] | None = None) -> dict:
+    """Run `dbt <args>` in the project (`env`: extra variables, e.g. SVW_MARTS_SCHEMA); raise
+    DbtFailedError naming every failed node."""
     executable = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, **dbt_env(warehouse_url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, **dbt_env(warehouse_url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
     command = [str(executable), *args, "--project-dir", str(DBT_DIR)]
     log.info("running %s", " ".join(command[:2] + args[1:]))
     with subprocess.Popen(command, env=env, cwd=DBT_DIR, stdout=subprocess.PIPE,

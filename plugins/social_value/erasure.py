@@ -82,7 +82,7 @@ def erase_person(owner_url: str, email: str, pseudonym_key: str | None) -> dict[
         derived = conn.execute(
             "select c.table_schema, c.table_name, c.column_name from information_schema.columns as c "
             "join information_schema.tables as t using (table_schema, table_name) "
-            "where c.table_schema in ('core', 'marts') and t.table_type = 'BASE TABLE' "
+            "where c.table_schema in ('core', 'marts', 'marts_candidate') and t.table_type = 'BASE TABLE' "
             "and c.column_name = any(%s)", (list(PERSON_COLUMNS),)).fetchall()
         for schema, table, column in derived:
             deleted[f"{schema}.{table}"] = conn.execute(

@@ -16,17 +16,33 @@ def _rows_read(summary: dict | None) -> str:
     return text or "nothing new"
 
 
+def _sum(first: dict, second: dict, key: str) -> int | str:
+    values = [summary.get(key) for summary in (first, second)]
+    return "?" if None in values else sum(values)
+
+
+def _publication(published: dict) -> str:
+    if not published:
+        return "nothing (a test failed: the previous marts stay live; see audit.test_results)"
+    return (f"publication {published['publication_id']} (build {published['build_id']}), "
+            f"{len(published['row_counts'])} marts, covering {published['load_ids']} source load(s)")
+
+
 def terminal_summary(bi_url: str, ingest: dict, build: dict) -> str:
     card = report_scorecard.build(report_data.fetch(bi_url))
     lines = report_scorecard.render_text(card)
     dbt = build.get("dbt_build") or {}
     gx = build.get("validate_marts") or {}
+    raw = build.get("validate_raw") or {}
+    published = build.get("publish") or {}
     lines += ["", "  this run's ingest (rows read since each source's watermark; unchanged files skipped):"]
     for task_id, summary in sorted(ingest.items()):
         lines.append(f"    {task_id:<28}{_rows_read(summary)}")
     lines += [
         f"  guarded by: {dbt.get('tests_passed', '?')}/{dbt.get('tests', '?')} dbt tests passed, "
-        f"{gx.get('passed', '?')}/{gx.get('evaluated', '?')} GX expectations passed (checkpoint marts)",
+        f"{_sum(gx, raw, 'passed')}/{_sum(gx, raw, 'evaluated')} GX expectations passed "
+        "(checkpoints raw: landing tables, marts: the candidate marts)",
+        f"  published: {_publication(published)}",
         "",
         "Where to look next",
         f"  BI connection (read-only):  {bi_url}",
@@ -34,6 +50,9 @@ def terminal_summary(bi_url: str, ingest: dict, build: dict) -> str:
         "   (or: echo 'select * from marts.metric_values' | make -s psql)",
         "  Airflow UI:                 make airflow",
         f"  GX Data Docs:               {gx.get('data_docs', 'expectations/gx/uncommitted/data_docs')}",
+        "  dbt docs + GX Data Docs:    make docs   (reports/docs/)",
+        "  Audit (which tests guard the live marts):  "
+        "echo 'select * from audit.live_publication_tests' | make -s psql",
         "  HTML report:                reports/social-value.html",
         "  Logs of this run:           .svw/logs/",
     ]

@@ -2,12 +2,13 @@
 
 Roles (passwords from the environment, never defaults):
 - loader:      owns the raw_* schemas and raw_meta; writes landing tables. Reads nothing else.
-- transformer: reads raw_*, owns staging, core, marts and audit (dbt and GX run as it), and may
-               read the key table in svw_private.
+- transformer: reads raw_*, owns staging, core, marts, marts_candidate and audit (dbt and GX run
+               as it), and may read the key table in svw_private. Builds write the marts into
+               marts_candidate (no reader may use it) and publish them into marts (publish.py).
 - bi_reader:   CONNECT, and SELECT on marts only. No CREATE anywhere.
 - auditor:     SELECT on audit and marts.
-Default privileges make tables created later (by loader or dbt) readable by the right roles, and
-grants on a schema move with it when a publish swaps schemas.
+Default privileges make tables created later (by loader or dbt) readable by the right roles; a
+publish moves tables (with their grants) into marts, so the marts schema and its grants stay put.
 
 The key is stored as HMAC-SHA256's inner and outer padded keys, so dbt computes person keys in plain
 SQL (sha256 is built in; pgcrypto is not needed) and the key never appears in rendered SQL,
@@ -28,7 +29,7 @@ BLOCK = 64  # SHA-256 block size in bytes
 
 RAW_SCHEMAS = ("raw_meta", "raw_viva_engage", "raw_msgraph", "raw_slack", "raw_activity_events",
                "raw_salesforce", "raw_surveymonkey", "raw_qualtrics")
-TRANSFORMER_SCHEMAS = ("staging", "core", "marts", "audit")
+TRANSFORMER_SCHEMAS = ("staging", "core", "marts", "marts_candidate", "audit")
 ROLES = {
     "loader": "SVW_LOADER_PASSWORD",
     "transformer": "SVW_TRANSFORMER_PASSWORD",

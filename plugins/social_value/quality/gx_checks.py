@@ -27,15 +27,20 @@ def get_context(warehouse_url: str | None = None):
 def run_checkpoint(name: str, warehouse_url: str) -> dict:
     context = get_context(warehouse_url)
     result = context.checkpoints.get(name).run()
-    evaluated, failed = 0, []
+    results, failed = [], []
     for validation in result.run_results.values():
         for outcome in validation.results:
-            evaluated += 1
+            config = outcome.expectation_config
+            described = getattr(config, "description", None)
+            expectation = f"{config.type}({config.kwargs.get('column', '')})" + (
+                f": {described}" if described else "")
+            results.append({"suite": validation.suite_name, "expectation": expectation,
+                            "column": config.kwargs.get("column"), "success": bool(outcome.success),
+                            "unexpected_count": (outcome.result or {}).get("unexpected_count")})
             if not outcome.success:
-                config = outcome.expectation_config
-                failed.append(f"{validation.suite_name}: {config.type}({config.kwargs.get('column', '')})")
-    return {"checkpoint": name, "success": bool(result.success), "evaluated": evaluated,
-            "passed": evaluated - len(failed), "failed": failed,
+                failed.append(f"{validation.suite_name}: {expectation}")
+    return {"checkpoint": name, "success": bool(result.success), "evaluated": len(results),
+            "passed": len(results) - len(failed), "failed": failed, "results": results,
             "data_docs": str(GX_ROOT / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html")}
 
 

@@ -1,15 +1,16 @@
 """Run a Great Expectations (GX Core 1.x) checkpoint from Airflow.
 
 The GX Airflow provider pins structlog<25.5 and cannot install beside Airflow 3.3, so this is the
-small operator we need: build the file context at execute time, run the checkpoint, push a summary
-to XCom, fail the task naming each failed expectation. Data Docs are rebuilt by the checkpoint.
+small operator we need: build the file context at execute time, run the checkpoint, record every
+expectation in audit.test_results under the DAG run's build, push a summary to XCom, fail the task
+naming each failed expectation. Data Docs are rebuilt by the checkpoint.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import BaseOperator
 
-from social_value.quality.gx_checks import run_checkpoint
+from social_value.publish import validate
 
 
 class GXCheckpointOperator(BaseOperator):
@@ -23,7 +24,8 @@ class GXCheckpointOperator(BaseOperator):
     def execute(self, context) -> dict:
         from social_value.airflow_connections import warehouse_url
 
-        summary = run_checkpoint(self.checkpoint_name, warehouse_url(self.conn_id))
+        run_id = context["run_id"]
+        summary = validate(warehouse_url(self.conn_id), run_id, self.checkpoint_name, dag_run_id=run_id)
         self.log.info("GX checkpoint %s: %d of %d expectations passed", self.checkpoint_name,
                       summary["passed"], summary["evaluated"])
         if summary["failed"]:
