@@ -60,11 +60,12 @@ def run_dbt(args: list[str], warehouse_url: str, env: dict[str, str] | None = No
 def summarise(run_results: Path) -> dict:
     if not run_results.exists():
         return {"passed": 0, "failed": [], "tests": 0}
-    results = json.loads(run_results.read_text())["results"]
+    document = json.loads(run_results.read_text())
+    results = document["results"]
     failed = [r["unique_id"] for r in results if r["status"] in ("error", "fail")]
     tests = [r for r in results if r["unique_id"].startswith(("test.", "unit_test."))]
     return {
-        "invocation_id": json.loads(run_results.read_text())["metadata"]["invocation_id"],
+        "invocation_id": document["metadata"]["invocation_id"],
         "nodes": len(results),
         "tests": len(tests),
         "tests_passed": sum(r["status"] == "pass" for r in tests),

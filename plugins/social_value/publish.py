@@ -186,14 +186,13 @@ def build_candidate(warehouse_url: str, build_id: str, dag_run_id: str | None = 
         _set_stamp(conn, CANDIDATE, f"building {build_id}")
         for table in _tables(conn, CANDIDATE):
             conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(CANDIDATE, table)))
+        run_results = DBT_DIR / "target" / "run_results.json"
         try:
             summary = run_dbt(["build"], warehouse_url, env={"SVW_MARTS_SCHEMA": CANDIDATE})
         except DbtFailedError:
-            record_dbt_results(conn, build_id, DBT_DIR / "target" / "run_results.json")
+            record_dbt_results(conn, build_id, run_results)  # failures are audited too
             raise
-        record_dbt_results(conn, build_id, DBT_DIR / "target" / "run_results.json")
-        conn.execute("update audit.builds set dbt_invocation_id = %s where build_id = %s",
-                     (summary["invocation_id"], build_id))
+        record_dbt_results(conn, build_id, run_results)  # also stamps the dbt invocation id
         _set_stamp(conn, CANDIDATE, build_id)
     return {**summary, "build_id": build_id, "load_ids": load_ids}
 
