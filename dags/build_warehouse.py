@@ -1,16 +1,23 @@
 """
 ### build_warehouse
 
-Runs when fresh raw data lands (scheduled on any of the ingest Assets): prepares the warehouse (schemas,
-roles, pseudonymisation key from `SVW_PSEUDONYM_KEY`; connection `svw_warehouse`), builds and
-builds and tests the dbt project (staging → core → marts) as the transformer role (`svw_transformer`)
-with the marts written to the candidate schema `marts_candidate`, validates the raw landing tables
-(GX checkpoint `raw`) and the candidate marts (checkpoint `marts`), writes dbt and GX docs to
-reports/docs/, and only then publishes: one transaction moves the candidate into `marts`
-(write-audit-publish, plugins/social_value/publish.py). Every test and expectation is recorded in
-`audit.test_results`, each publication in `audit.publications`.
-A failed dbt test or expectation fails the run, names what failed and publishes nothing: the
-previous marts stay live.
+Runs when fresh raw data lands (scheduled on any of the ingest Assets). Write-audit-publish:
+
+1. `prepare_warehouse`: schemas, roles, the pseudonymisation key (`SVW_PSEUDONYM_KEY`; connection
+   `svw_warehouse`).
+2. The `dbt` task group (astronomer-cosmos, watcher mode, rendered from dbt/target/manifest.json, which
+   `make manifest` writes): `dbt_producer_watcher` takes the build lock, empties the candidate schema
+   `marts_candidate` and runs one `dbt build` as the transformer (`svw_transformer`): every model, seed,
+   data test and unit test, the marts written to the candidate. Each model and seed has a task of its own
+   that shows that node's result. Every test result goes to `audit.test_results`; a failed one fails the
+   producer, naming it. Beside it, `validate_raw` runs the GX checkpoint `raw` on the landing tables.
+3. `validate_marts`: the GX checkpoint `marts` on the candidate.
+4. `generate_docs`: dbt docs and GX Data Docs to reports/docs/ (`make docs` serves them).
+5. `publish`: only if every test and expectation passed, one transaction moves the candidate into `marts`
+   and records `audit.publications` (plugins/social_value/publish.py). Otherwise nothing is published:
+   the previous marts stay live.
+
+A run builds once: to rebuild after a failure, trigger a new run (a cleared run refuses to rebuild).
 """
 
 from datetime import timedelta
@@ -18,7 +25,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
+from social_value.airflow_connections import TRANSFORMER_CONN_ID
 from social_value.assets import RAW_CRM, RAW_INTRANET, RAW_SURVEY
+from social_value.cosmos_build import dbt_task_group
 from social_value.quality.gx_operator import GXCheckpointOperator
 
 
@@ -43,15 +52,6 @@ def build_warehouse():
         with fail_fast_on_permanent_errors():
             setup(warehouse_url(), os.environ.get("SVW_PSEUDONYM_KEY"), role_passwords())
 
-    @task
-    def dbt_build(run_id: str | None = None) -> dict:
-        from social_value.airflow_connections import TRANSFORMER_CONN_ID, warehouse_url
-        from social_value.publish import build_candidate
-        from social_value.task_errors import fail_fast_on_permanent_errors
-
-        with fail_fast_on_permanent_errors():
-            return build_candidate(warehouse_url(TRANSFORMER_CONN_ID), run_id, dag_run_id=run_id)
-
     validate_raw = GXCheckpointOperator(task_id="validate_raw", checkpoint_name="raw", retries=0)
     validate_marts = GXCheckpointOperator(task_id="validate_marts", checkpoint_name="marts", retries=0)
 
@@ -72,7 +72,7 @@ def build_warehouse():
         return publish(warehouse_url(TRANSFORMER_CONN_ID), run_id)
 
     prepare = prepare_warehouse()
-    built = dbt_build()
+    built = dbt_task_group(TRANSFORMER_CONN_ID)
     docs = generate_docs()
     published = publish()
     prepare >> [built, validate_raw]

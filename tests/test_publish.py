@@ -4,6 +4,7 @@ which tests guard the live marts, and concurrent builds never publish a mix."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -136,3 +137,37 @@ def test_two_builds_at_once_neither_deadlock_nor_publish_a_mix(demo, reader):
     assert not reader.execute("select 1 from audit.test_results where build_id = %s "
                               "and status not in ('pass', 'success')", (live_build,)).fetchone()
     assert metric_values(reader) == metrics_before
+
+
+def test_the_dag_run_fails_naming_the_failed_test_and_publishes_nothing(demo, reader):
+    """The same bad record through Airflow: build_warehouse's cosmos task group fails, its log names
+    the test, the audit has it under the run's id, and the live marts do not change."""
+    from social_value.cli import _airflow_db, latest_run
+
+    before, live_before = marts_snapshot(reader), live_publication(reader)
+    response_id, status = reader.execute(
+        "select id, response_status from raw_surveymonkey.responses order by id limit 1").fetchone()
+    reader.execute("update raw_surveymonkey.responses set response_status = %s where id = %s",
+                   (BAD_STATUS, response_id))
+    try:
+        run = subprocess.run([str(ROOT / ".venv" / "bin" / "airflow"), "dags", "test", "build_warehouse"],
+                             cwd=ROOT, env=os.environ, capture_output=True, text=True, timeout=1800)
+    finally:
+        reader.execute("update raw_surveymonkey.responses set response_status = %s where id = %s",
+                       (status, response_id))
+    log = run.stdout + run.stderr
+    assert re.search(r"dbt build failed: .*accepted_values_stg_surveymonkey__responses_response_status", log)
+    run_id, state = latest_run("build_warehouse")
+    assert state == "failed"
+    with _airflow_db() as airflow_db:
+        states = dict(airflow_db.execute("select task_id, state from task_instance where dag_id = %s "
+                                         "and run_id = %s", ("build_warehouse", run_id)).fetchall())
+    assert states["dbt.dbt_producer_watcher"] == "failed"
+    assert states["dbt.metric_values_run"] == "failed", "models dbt skipped after the failure show red"
+    assert states["dbt.stg_viva_engage__users_run"] == "success", "models that built show green"
+    assert states["publish"] == "upstream_failed"
+    assert marts_snapshot(reader) == before
+    assert live_publication(reader) == live_before
+    failed = reader.execute("select test_name, failing_rows from audit.test_results "
+                            "where build_id = %s and status = 'fail'", (run_id,)).fetchall()
+    assert any("accepted_values" in name and rows == 1 for name, rows in failed), failed

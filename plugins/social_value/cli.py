@@ -11,6 +11,7 @@
   docs       serve the dbt docs and GX Data Docs of the latest build (reports/docs/) on localhost
   stop       stop the embedded Postgres
   check-gx   load every GX checkpoint's configuration (no database needed)
+  manifest   dbt parse: the manifest build_warehouse's cosmos task group is rendered from
 """
 
 from __future__ import annotations
@@ -137,8 +138,26 @@ def prepare(progress) -> None:
 
     setup(os.environ["SVW_WAREHOUSE_URL"], os.environ.get("SVW_PSEUDONYM_KEY"), role_passwords())
     progress("warehouse schemas, bi_reader role and pseudonymisation key in place")
+    parse_manifest()
+    progress("dbt manifest written (build_warehouse renders its tasks from it)")
     _logged([_venv_bin("airflow"), "db", "migrate"], LOG_DIR / "airflow-db-migrate.log")
     progress("Airflow metadata database migrated")
+
+
+def parse_manifest() -> None:
+    """dbt parse as the transformer: the manifest cosmos renders build_warehouse's tasks from."""
+    from social_value.cosmos_build import parse_manifest as parse
+
+    password = os.environ["SVW_TRANSFORMER_PASSWORD"]
+    parse(runtime.role_url(os.environ["SVW_WAREHOUSE_URL"], "transformer", password))
+
+
+def cmd_manifest(_: argparse.Namespace) -> None:
+    runtime.apply_env()
+    parse_manifest()
+    from social_value.cosmos_build import MANIFEST
+
+    print(f"dbt manifest written: {MANIFEST}")
 
 
 def start_simulator() -> subprocess.Popen:
@@ -205,10 +224,15 @@ def latest_run(dag_id: str) -> tuple[str, str]:
 
 
 def task_results(dag_id: str, run_id: str) -> dict[str, object]:
+    """Each task's return value; the dbt producer's run summary (its own XCom key) as `dbt_build`."""
+    from social_value.cosmos_build import GROUP_ID, PRODUCER_TASK_ID, SUMMARY_XCOM_KEY
+
     with _airflow_db() as conn:
-        rows = conn.execute("select task_id, value from xcom where dag_id = %s and run_id = %s "
-                            "and key = 'return_value'", (dag_id, run_id)).fetchall()
-    return {task_id: value for task_id, value in rows}
+        rows = conn.execute("select task_id, key, value from xcom where dag_id = %s and run_id = %s "
+                            "and key in ('return_value', %s)", (dag_id, run_id, SUMMARY_XCOM_KEY)).fetchall()
+    producer = f"{GROUP_ID}.{PRODUCER_TASK_ID}"
+    return {"dbt_build" if (task_id, key) == (producer, SUMMARY_XCOM_KEY) else task_id: value
+            for task_id, key, value in rows if key == "return_value" or task_id == producer}
 
 
 def cmd_demo(_: argparse.Namespace) -> None:
@@ -271,6 +295,7 @@ def cmd_airflow(_: argparse.Namespace) -> None:
 COMMANDS = {
     "env": cmd_env, "run": cmd_run, "demo": cmd_demo, "psql": cmd_psql, "airflow": cmd_airflow,
     "simulator": cmd_simulator, "stop": cmd_stop, "check-gx": cmd_check_gx, "setup": cmd_setup,
+    "manifest": cmd_manifest,
     "erase": cmd_erase, "docs": cmd_docs,
 }
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from social_value.dbt_runner import DBT_DIR, DbtFailedError, run_dbt
+from social_value.dbt_runner import DBT_DIR, DbtFailedError, run_dbt, summarise
 
 log = logging.getLogger(__name__)
 
@@ -180,21 +180,36 @@ def build_candidate(warehouse_url: str, build_id: str, dag_run_id: str | None = 
     """dbt build (models, data tests, unit tests) with the marts in the candidate schema. Every
     test result is written to audit.test_results before a failure is raised."""
     with build_lock(warehouse_url) as conn:
-        load_ids = register_build(conn, build_id, dag_run_id)
-        conn.execute(QUARANTINE_SUMMARY)
-        # Start from an empty candidate so nothing of an earlier (failed) build can be published.
-        _set_stamp(conn, CANDIDATE, f"building {build_id}")
-        for table in _tables(conn, CANDIDATE):
-            conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(CANDIDATE, table)))
-        run_results = DBT_DIR / "target" / "run_results.json"
+        load_ids = begin_candidate(conn, build_id, dag_run_id)
         try:
-            summary = run_dbt(["build"], warehouse_url, env={"SVW_MARTS_SCHEMA": CANDIDATE})
+            run_dbt(["build"], warehouse_url, env={"SVW_MARTS_SCHEMA": CANDIDATE})
         except DbtFailedError:
-            record_dbt_results(conn, build_id, run_results)  # failures are audited too
+            record_dbt_results(conn, build_id, DBT_DIR / "target" / "run_results.json")  # audited too
             raise
-        record_dbt_results(conn, build_id, run_results)  # also stamps the dbt invocation id
-        _set_stamp(conn, CANDIDATE, build_id)
-    return {**summary, "build_id": build_id, "load_ids": load_ids}
+        summary = finish_candidate(conn, build_id, DBT_DIR / "target" / "run_results.json")
+    return {**summary, "load_ids": load_ids}
+
+
+def begin_candidate(conn: psycopg.Connection, build_id: str, dag_run_id: str | None) -> list[int]:
+    """Under the build lock, before dbt: register the build, summarise quarantine, empty the
+    candidate (nothing of an earlier, failed build can then be published) and mark it as building."""
+    load_ids = register_build(conn, build_id, dag_run_id)
+    conn.execute(QUARANTINE_SUMMARY)
+    _set_stamp(conn, CANDIDATE, f"building {build_id}")
+    for table in _tables(conn, CANDIDATE):
+        conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(CANDIDATE, table)))
+    return load_ids
+
+
+def finish_candidate(conn: psycopg.Connection, build_id: str, run_results: Path) -> dict:
+    """Under the build lock, after dbt: audit every test result (failures too) and, when nothing
+    failed, stamp the candidate as this build's. Raises DbtFailedError naming what failed."""
+    summary = summarise(run_results)
+    record_dbt_results(conn, build_id, run_results)  # also stamps the dbt invocation id
+    if summary["failed"] or not summary["nodes"]:
+        raise DbtFailedError(f"dbt build failed: {', '.join(summary['failed']) or 'no results'}")
+    _set_stamp(conn, CANDIDATE, build_id)
+    return {**summary, "build_id": build_id}
 
 
 def record_dbt_results(conn: psycopg.Connection, build_id: str, run_results: Path) -> int:

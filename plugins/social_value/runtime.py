@@ -12,6 +12,7 @@ import warnings
 from urllib.parse import quote, unquote, urlsplit
 
 from social_value import settings
+from social_value.cosmos_build import cosmos_environment
 from social_value.dbt_runner import dbt_env
 from social_value.quality.gx_checks import gx_connection_string
 from social_value.warehouse_setup import ROLES as ROLE_PASSWORDS
@@ -112,6 +113,7 @@ def build_env(start_embedded: bool = True) -> dict[str, str]:
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        **cosmos_environment(),
         "AIRFLOW_CONN_SVW_WAREHOUSE": _url(p, p["database"]),
         **{f"AIRFLOW_CONN_SVW_{role.upper()}": role_url(url, role, env.get(var) or os.environ.get(var, ""))
            for role, var in ROLE_PASSWORDS.items() if role in ("loader", "transformer")},
