@@ -148,8 +148,7 @@ def parse_manifest() -> None:
     """dbt parse as the transformer: the manifest cosmos renders build_warehouse's tasks from."""
     from social_value.cosmos_build import parse_manifest as parse
 
-    password = os.environ["SVW_TRANSFORMER_PASSWORD"]
-    parse(runtime.role_url(os.environ["SVW_WAREHOUSE_URL"], "transformer", password))
+    parse(runtime.role_url_from_env("transformer"))
 
 
 def cmd_manifest(_: argparse.Namespace) -> None:

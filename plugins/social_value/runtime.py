@@ -132,6 +132,11 @@ def role_url(url: str, role: str, password: str) -> str:
     return _url({**p, "user": role, "password": password}, p["database"])
 
 
+def role_url_from_env(role: str) -> str:
+    """The warehouse URL as `role`, with its password from the environment (after apply_env)."""
+    return role_url(os.environ["SVW_WAREHOUSE_URL"], role, os.environ[ROLE_PASSWORDS[role]])
+
+
 def simulator_port() -> int:
     return int(os.environ.get("SVW_SIMULATOR_PORT", SIMULATOR_PORT_DEFAULT))
 
