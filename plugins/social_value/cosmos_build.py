@@ -25,10 +25,8 @@ GROUP_ID = "dbt"
 PRODUCER_TASK_ID = "dbt_producer_watcher"  # cosmos.constants.PRODUCER_WATCHER_TASK_ID
 SUMMARY_XCOM_KEY = "dbt_summary"
 # Written by `dbt parse` (make manifest; the demo, `make airflow` and Docker's airflow-init run it), so
-# parsing the DAG file never runs dbt. Parsed with the flags cosmos passes, so dbt's partial parse
-# cache stays valid for the producer.
+# parsing the DAG file never runs dbt.
 MANIFEST = DBT_DIR / "target" / "manifest.json"
-PARSE_ARGS = ["parse", "--profile", "social_value", "--target", "default"]
 
 # Build id → the connection holding the build lock, from the producer's pre_execute to its callback.
 _held: dict[str, Any] = {}
@@ -113,7 +111,7 @@ def _warehouse_url() -> str:
 def begin_build(context: Any) -> None:
     """Producer pre_execute: take the build lock and reset the candidate (publish.begin_candidate)."""
     import psycopg
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     from social_value.publish import BUILD_LOCK, begin_candidate
 
@@ -171,5 +169,5 @@ def parse_manifest(warehouse_url: str) -> Path:
     from social_value.dbt_runner import run_dbt
     from social_value.publish import CANDIDATE
 
-    run_dbt(PARSE_ARGS, warehouse_url, env={"SVW_MARTS_SCHEMA": CANDIDATE})
+    run_dbt(["parse"], warehouse_url, env={"SVW_MARTS_SCHEMA": CANDIDATE})
     return MANIFEST

@@ -43,7 +43,10 @@ def run_dbt(args: list[str], warehouse_url: str, env: dict[str, str] | None = No
     DbtFailedError naming every failed node."""
     executable = Path(sys.executable).with_name("dbt")
     env = {**os.environ, **dbt_env(warehouse_url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
-    command = [str(executable), *args, "--project-dir", str(DBT_DIR)]
+    # The profile and target cosmos passes too: dbt keeps its partial-parse cache only while these
+    # flags (and the vars) stay the same, and a full parse costs seconds on every run.
+    command = [str(executable), *args, "--project-dir", str(DBT_DIR), "--profile", "social_value",
+               "--target", "default"]
     log.info("running %s", " ".join(command[:2] + args[1:]))
     with subprocess.Popen(command, env=env, cwd=DBT_DIR, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True) as proc:
