@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import subprocess
 import sys
@@ -33,13 +34,20 @@ from social_value.cosmos_build import GROUP_ID
 DAG_ID = "build_warehouse"
 
 
-def bare_build() -> float:
+def bare_build(log_path: Path) -> float:
     from social_value.dbt_runner import run_dbt
     from social_value.publish import CANDIDATE
 
-    started = time.perf_counter()
-    run_dbt(["build"], runtime.role_url_from_env("transformer"), env={"SVW_MARTS_SCHEMA": CANDIDATE})
-    return time.perf_counter() - started
+    handler = logging.FileHandler(log_path, mode="w")
+    logging.getLogger("social_value.dbt_runner").addHandler(handler)
+    logging.getLogger("social_value.dbt_runner").setLevel(logging.INFO)
+    try:
+        started = time.perf_counter()
+        run_dbt(["build"], runtime.role_url_from_env("transformer"), env={"SVW_MARTS_SCHEMA": CANDIDATE})
+        return time.perf_counter() - started
+    finally:
+        logging.getLogger("social_value.dbt_runner").removeHandler(handler)
+        handler.close()
 
 
 def cosmos_build(log_path: Path) -> dict:
@@ -87,7 +95,7 @@ def main() -> None:
     rounds = []
     for n in range(1, args.rounds + 1):
         print(f"round {n}: bare dbt build ...", file=sys.stderr, flush=True)
-        bare = bare_build()
+        bare = bare_build(LOG_DIR / f"bench-bare-{n}.log")
         print(f"round {n}: bare {bare:.1f} s; airflow dags test {DAG_ID} ...", file=sys.stderr, flush=True)
         cosmos = cosmos_build(LOG_DIR / f"bench-cosmos-{n}.log")
         rounds.append({"bare_dbt_build_s": bare, **cosmos, "group_ratio": cosmos["group_span_s"] / bare,
