@@ -13,27 +13,33 @@
     - A Slack reaction has no time of its own in the export; it counts on its message's day.
     - Event types other than view and download (share, ...) are not activity in METRICS.md.
 
-    Incremental: a run recomputes whole days — the last activity_lookback_days days before the
-    newest day already built, and every day that a source row loaded since the last build
-    touches (a late Graph re-read, a late event file), so the result equals a full refresh.
-    Departments are joined downstream, so a directory change needs no rebuild here.
+    Incremental (docs/incremental-builds.md): a run recomputes whole days — the last
+    activity_lookback_days days before the newest day already built, every day that a source row
+    loaded since the last build touches (a late Graph re-read, a late event file), and every day
+    with activity of a person whose int_persons row changed since (a late directory row makes
+    their earlier Graph rows and events count) — so the result equals a full refresh. Whole days
+    are replaced (delete+insert on activity_date), so a person-day whose activity disappeared
+    goes too. load_id is the latest load behind the row, person included. Departments are joined
+    downstream. The import CTEs over staging views are `not materialized` so that the window
+    conditions reach the raw scans: the HMAC person key is then computed for the recomputed days
+    only, not for all of history.
 -#}
 {{ config(
     materialized='incremental',
-    unique_key='person_day_key',
+    unique_key='activity_date',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
 ) }}
 
 with
 
-messages as (
+messages as not materialized (
 
     select * from {{ ref('int_messages') }}
 
 ),
 
-graph_days as (
+graph_days as not materialized (
 
     select * from {{ ref('stg_msgraph__yammer_user_activity_days') }}
 
@@ -51,7 +57,7 @@ slack_users as (
 
 ),
 
-events as (
+events as not materialized (
 
     select * from {{ ref('stg_activity_events__events') }}
 
@@ -75,6 +81,14 @@ persons as (
 
     ),
 
+    changed_persons as (
+
+        select persons.person_key
+        from persons
+        where persons.load_id > (select built.since_load_id from built)
+
+    ),
+
     touched_days as (
 
         select (messages.created_at at time zone 'UTC')::date as activity_date
@@ -92,6 +106,32 @@ persons as (
         select (events.occurred_at at time zone 'UTC')::date as activity_date
         from events
         where events.load_id > (select built.since_load_id from built)
+
+        union
+
+        select graph_days.activity_date
+        from graph_days
+        inner join changed_persons
+            on graph_days.person_key = changed_persons.person_key
+
+        union
+
+        select (events.occurred_at at time zone 'UTC')::date as activity_date
+        from events
+        inner join changed_persons
+            on events.person_key = changed_persons.person_key
+
+        union
+
+        select (messages.created_at at time zone 'UTC')::date as activity_date
+        from reactions
+        inner join messages
+            on reactions.message_id = messages.message_id
+        inner join slack_users
+            on reactions.slack_user_id = slack_users.slack_user_id
+        where
+            slack_users.load_id > (select built.since_load_id from built)
+            or slack_users.person_key in (select changed_persons.person_key from changed_persons)
 
     ),
 
@@ -142,7 +182,7 @@ graph_activity as (
         sum(graph_days.like_count) as likes,
         sum(graph_days.read_count) as reads,
         0 as downloads,
-        max(graph_days.load_id) as load_id
+        max(greatest(graph_days.load_id, persons.load_id)) as load_id
 
     from graph_days
     left join persons
@@ -164,7 +204,7 @@ reaction_activity as (
         count(*) as likes,
         0 as reads,
         0 as downloads,
-        max(reactions.load_id) as load_id
+        max(greatest(reactions.load_id, slack_users.load_id, persons.load_id)) as load_id
 
     from reactions
     inner join in_window_messages
@@ -198,7 +238,7 @@ event_activity as (
         0 as likes,
         count(*) filter (where event_days.event_type = 'view') as reads,
         count(*) filter (where event_days.event_type = 'download') as downloads,
-        max(event_days.load_id) as load_id
+        max(greatest(event_days.load_id, persons.load_id)) as load_id
 
     from event_days
     inner join persons
