@@ -176,10 +176,16 @@ def _tables(conn: psycopg.Connection, schema: str) -> list[str]:
         "select tablename from pg_tables where schemaname = %s order by 1", (schema,))]
 
 
-def build_candidate(warehouse_url: str, build_id: str, dag_run_id: str | None = None) -> dict:
+def build_candidate(warehouse_url: str, build_id: str, dag_run_id: str | None = None,
+                    full_refresh: bool = False) -> dict:
     """dbt build (models, data tests, unit tests) with the marts in the candidate schema. Every
-    test result is written to audit.test_results before a failure is raised."""
+    test result is written to audit.test_results before a failure is raised.
+
+    The build is incremental (docs/incremental-builds.md) unless `full_refresh` is asked for or a
+    person was erased since the newest published build started: erasure deletes raw rows, which an
+    incremental run cannot see, so every incremental model is then rebuilt from raw."""
     with build_lock(warehouse_url) as conn:
+        full_refresh = full_refresh or erased_since_last_publication(conn)
         load_ids = register_build(conn, build_id, dag_run_id)
         conn.execute(QUARANTINE_SUMMARY)
         # Start from an empty candidate so nothing of an earlier (failed) build can be published.
@@ -188,13 +194,26 @@ def build_candidate(warehouse_url: str, build_id: str, dag_run_id: str | None = 
             conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(CANDIDATE, table)))
         run_results = DBT_DIR / "target" / "run_results.json"
         try:
-            summary = run_dbt(["build"], warehouse_url, env={"SVW_MARTS_SCHEMA": CANDIDATE})
+            summary = run_dbt(["build", *(["--full-refresh"] if full_refresh else [])], warehouse_url,
+                              env={"SVW_MARTS_SCHEMA": CANDIDATE})
         except DbtFailedError:
             record_dbt_results(conn, build_id, run_results)  # failures are audited too
             raise
         record_dbt_results(conn, build_id, run_results)  # also stamps the dbt invocation id
         _set_stamp(conn, CANDIDATE, build_id)
-    return {**summary, "build_id": build_id, "load_ids": load_ids}
+    return {**summary, "build_id": build_id, "load_ids": load_ids, "full_refresh": full_refresh}
+
+
+def erased_since_last_publication(conn: psycopg.Connection) -> bool:
+    """True when raw_meta.erasures holds an erasure newer than the start of the newest published
+    build (or nothing was published yet and someone was erased)."""
+    if not all(_relation_exists(conn, schema, table)
+               for schema, table in (("raw_meta", "erasures"), ("audit", "publications"))):
+        return False
+    return conn.execute(
+        "select exists (select 1 from raw_meta.erasures where erased_at >= coalesce(("
+        "select max(builds.started_at) from audit.publications "
+        "join audit.builds using (build_id)), '-infinity'))").fetchone()[0]
 
 
 def record_dbt_results(conn: psycopg.Connection, build_id: str, run_results: Path) -> int:
@@ -326,10 +345,10 @@ def generate_docs(warehouse_url: str, target: Path) -> Path:
     return target
 
 
-def build_and_publish(warehouse_url: str, build_id: str | None = None) -> dict:
+def build_and_publish(warehouse_url: str, build_id: str | None = None, full_refresh: bool = False) -> dict:
     """The whole build outside Airflow (CLI, tests): build, raw and marts checkpoints, publish."""
     build_id = build_id or new_build_id()
-    dbt = build_candidate(warehouse_url, build_id)
+    dbt = build_candidate(warehouse_url, build_id, full_refresh=full_refresh)
     failures = []
     for checkpoint in ("raw", "marts"):
         gx = validate(warehouse_url, build_id, checkpoint)

@@ -20,9 +20,10 @@
     their earlier Graph rows and events count) — so the result equals a full refresh. Whole days
     are replaced (delete+insert on activity_date), so a person-day whose activity disappeared
     goes too. load_id is the latest load behind the row, person included. Departments are joined
-    downstream. The import CTEs over staging views are `not materialized` so that the window
-    conditions reach the raw scans: the HMAC person key is then computed for the recomputed days
-    only, not for all of history.
+    downstream. The days are found before the query runs (macro activity_recompute_window) and
+    the query filters on them as constants, so the conditions reach the raw scans under the
+    staging views: the HMAC person key is computed for the recomputed days only, not for all of
+    history.
 -#}
 {{ config(
     materialized='incremental',
@@ -30,16 +31,17 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
 ) }}
+{%- set recompute = activity_recompute_window() %}
 
 with
 
-messages as not materialized (
+messages as (
 
     select * from {{ ref('int_messages') }}
 
 ),
 
-graph_days as not materialized (
+graph_days as (
 
     select * from {{ ref('stg_msgraph__yammer_user_activity_days') }}
 
@@ -57,7 +59,7 @@ slack_users as (
 
 ),
 
-events as not materialized (
+events as (
 
     select * from {{ ref('stg_activity_events__events') }}
 
@@ -68,74 +70,6 @@ persons as (
     select * from {{ ref('int_persons') }}
 
 ),
-
-{% if is_incremental() %}
-
-    built as (
-
-        select
-            max(activity_date) - {{ var('activity_lookback_days') }} as since_date,
-            coalesce(max(load_id), 0) as since_load_id
-
-        from {{ this }}
-
-    ),
-
-    changed_persons as (
-
-        select persons.person_key
-        from persons
-        where persons.load_id > (select built.since_load_id from built)
-
-    ),
-
-    touched_days as (
-
-        select (messages.created_at at time zone 'UTC')::date as activity_date
-        from messages
-        where messages.load_id > (select built.since_load_id from built)
-
-        union
-
-        select graph_days.activity_date
-        from graph_days
-        where graph_days.load_id > (select built.since_load_id from built)
-
-        union
-
-        select (events.occurred_at at time zone 'UTC')::date as activity_date
-        from events
-        where events.load_id > (select built.since_load_id from built)
-
-        union
-
-        select graph_days.activity_date
-        from graph_days
-        inner join changed_persons
-            on graph_days.person_key = changed_persons.person_key
-
-        union
-
-        select (events.occurred_at at time zone 'UTC')::date as activity_date
-        from events
-        inner join changed_persons
-            on events.person_key = changed_persons.person_key
-
-        union
-
-        select (messages.created_at at time zone 'UTC')::date as activity_date
-        from reactions
-        inner join messages
-            on reactions.message_id = messages.message_id
-        inner join slack_users
-            on reactions.slack_user_id = slack_users.slack_user_id
-        where
-            slack_users.load_id > (select built.since_load_id from built)
-            or slack_users.person_key in (select changed_persons.person_key from changed_persons)
-
-    ),
-
-{% endif %}
 
 message_days as (
 
@@ -150,7 +84,7 @@ message_days as (
 in_window_messages as (
 
     select * from message_days
-    where {{ activity_window('activity_date') }}
+    where {{ activity_window('activity_date', recompute) }}
 
 ),
 
@@ -189,7 +123,7 @@ graph_activity as (
         on graph_days.person_key = persons.person_key
     where
         (persons.person_key is not null or graph_days.is_concealed)
-        and {{ activity_window('graph_days.activity_date') }}
+        and {{ activity_window('graph_days.activity_date', recompute) }}
     group by persons.person_key, graph_days.activity_date
 
 ),
@@ -243,7 +177,7 @@ event_activity as (
     from event_days
     inner join persons
         on event_days.person_key = persons.person_key
-    where {{ activity_window('event_days.activity_date') }}
+    where {{ activity_window('event_days.activity_date', recompute) }}
     group by persons.person_key, event_days.activity_date
 
 ),
