@@ -57,14 +57,14 @@
         )
         select
             (select since_date from built)::text,
-            array(
-                select touched_days.activity_date::text from touched_days
+            (
+                select string_agg(touched_days.activity_date::text, ',' order by touched_days.activity_date)
+                from touched_days
                 where touched_days.activity_date < (select since_date from built)
-                order by 1
             )
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
-    {{- return({'since_date': row[0], 'days': row[1] | list}) -}}
+    {{- return({'since_date': row[0], 'days': row[1].split(',') if row[1] else []}) -}}
 {%- endmacro %}
 
 {#-

@@ -181,11 +181,12 @@ def build_candidate(warehouse_url: str, build_id: str, dag_run_id: str | None = 
     """dbt build (models, data tests, unit tests) with the marts in the candidate schema. Every
     test result is written to audit.test_results before a failure is raised.
 
-    The build is incremental (docs/incremental-builds.md) unless `full_refresh` is asked for or a
-    person was erased since the newest published build started: erasure deletes raw rows, which an
-    incremental run cannot see, so every incremental model is then rebuilt from raw."""
+    The build is incremental (docs/incremental-builds.md) unless `full_refresh` is asked for, a
+    person was erased since the newest published build started (erasure deletes raw rows, which an
+    incremental run cannot see), or the previous build did not pass: an incremental build tests
+    only what it recomputed, so rows a failed build wrote are rebuilt and tested again in full."""
     with build_lock(warehouse_url) as conn:
-        full_refresh = full_refresh or erased_since_last_publication(conn)
+        full_refresh = full_refresh or erased_since_last_publication(conn) or previous_build_failed(conn)
         load_ids = register_build(conn, build_id, dag_run_id)
         conn.execute(QUARANTINE_SUMMARY)
         # Start from an empty candidate so nothing of an earlier (failed) build can be published.
@@ -202,6 +203,18 @@ def build_candidate(warehouse_url: str, build_id: str, dag_run_id: str | None = 
         record_dbt_results(conn, build_id, run_results)  # also stamps the dbt invocation id
         _set_stamp(conn, CANDIDATE, build_id)
     return {**summary, "build_id": build_id, "load_ids": load_ids, "full_refresh": full_refresh}
+
+
+def previous_build_failed(conn: psycopg.Connection) -> bool:
+    """True when the newest registered build has no passing dbt results or any test not passed."""
+    if not _relation_exists(conn, "audit", "builds"):
+        return False
+    return conn.execute(
+        "with previous as (select build_id from audit.builds order by started_at desc limit 1) "
+        "select exists (select 1 from previous) and ("
+        "not exists (select 1 from audit.test_results join previous using (build_id)) "
+        "or exists (select 1 from audit.test_results join previous using (build_id) "
+        "where status not in ('pass', 'success')))").fetchone()[0]
 
 
 def erased_since_last_publication(conn: psycopg.Connection) -> bool:

@@ -25,7 +25,7 @@
 
 with
 
-messages as (
+messages as not materialized (
 
     select * from {{ ref('int_messages') }}
 
@@ -46,7 +46,7 @@ messages as (
 
 {% endif %}
 
-thread_messages as (
+thread_messages as not materialized (
 
     select messages.*
 

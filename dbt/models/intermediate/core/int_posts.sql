@@ -29,7 +29,7 @@
 
 with
 
-messages as (
+messages as not materialized (
 
     select * from {{ ref('int_messages') }}
 
@@ -50,7 +50,7 @@ messages as (
 
 {% endif %}
 
-thread_messages as (
+thread_messages as not materialized (
 
     select messages.*
 
