@@ -310,7 +310,7 @@ thread_departments as (
         platform || ':' || thread_id as thread_key,
         department
 
-    from scoped_messages as messages
+    from scoped_messages
     where is_human and department is not null
 
 ),
@@ -505,7 +505,7 @@ durations as (
         department,
         hours_to_first_reply_by_other as hours
 
-    from scoped_posts as posts
+    from scoped_posts
     where is_question and has_reply_by_other
 
     union all
@@ -516,7 +516,7 @@ durations as (
         department,
         hours_to_resolution as hours
 
-    from scoped_pain_points as pain_points
+    from scoped_pain_points
     where is_resolved
 
 ),

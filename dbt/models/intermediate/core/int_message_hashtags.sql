@@ -55,9 +55,7 @@ extracted as (
     cross join lateral regexp_matches(messages.message_text, {{ hashtag_pattern() }}, 'g') as match
     where
         messages.is_human
-        {% if is_incremental() -%}
-            and messages.load_id > (select coalesce(max(built.load_id), 0) from {{ this }} as built)
-        {%- endif %}
+        and {{ is_newer_than_built('messages.load_id') }}
 
 ),
 

@@ -170,11 +170,7 @@ classified as (
     from normalised
     left join persons
         on normalised.person_key = persons.person_key
-    {% if is_incremental() -%}
-        where
-            greatest(normalised.load_id, persons.load_id)
-            > (select coalesce(max(built.load_id), 0) from {{ this }} as built)
-    {%- endif %}
+    where {{ is_newer_than_built('greatest(normalised.load_id, persons.load_id)') }}
 
 )
 
