@@ -124,11 +124,12 @@ pain_points as not materialized (
 
         select periods.period_start
         from periods
-        where periods.period_start >= (
-            select min(date_trunc('month', persons.registered_from at time zone 'UTC'))::date
-            from persons
-            where persons.load_id > (select built.since_load_id from built)
-        )
+        where
+            periods.period_start >= (
+                select min(date_trunc('month', persons.registered_from at time zone 'UTC'))::date
+                from persons
+                where persons.load_id > (select built.since_load_id from built)
+            )
 
         union
 
