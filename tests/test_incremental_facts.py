@@ -1,6 +1,8 @@
-"""Incremental facts give the same result as a full refresh, late records included: a view event
-for a day far outside the lookback window lands after a build, the incremental build picks it up,
-and a full refresh of the same models then changes nothing."""
+"""Incremental models give the same result as a full refresh, late records included: a view event
+for a day far outside the lookback window and a late answer to a question weeks old land after a
+build, the incremental build picks them up (the event's day, the answer's thread and the
+question's month), and a full refresh of the same models then changes nothing — in every
+incremental model and in marts.metric_values."""
 
 from __future__ import annotations
 
@@ -10,31 +12,44 @@ from datetime import timedelta
 import psycopg
 
 from social_value.connectors import activity_events
+from social_value.connectors import viva_engage_export as export
 from social_value.dbt_runner import run_dbt
 from social_value.loader import finish_load, merge_batch, recorded_load
 
 LATE_EVENT = "evt-late-test-0001"
-FACTS = ["core.int_activity_days", "marts.metric_values"]
+LATE_REPLY = "9990000001"
+# Every incremental model and the published metrics; columns that are build bookkeeping (the
+# facts' watermark) are left out: a full refresh gives every month the newest.
+FACTS = {
+    "core.int_activity_days": "*",
+    "core.int_messages": "*",
+    "core.int_message_hashtags": "*",
+    "core.int_posts": "*",
+    "core.int_pain_points": "*",
+    "core.int_intranet_metric_facts": "metric_key, level, metric_kind, period_start, org_unit, value, "
+                                      "numerator, denominator",
+    "marts.metric_values": "*",
+}
 
 
 def _snapshot(conn) -> dict[str, list[tuple]]:
-    return {table: conn.execute(f"select * from {table} order by 1, 2, 3").fetchall() for table in FACTS}
+    return {table: sorted(conn.execute(f"select {columns} from {table}").fetchall(), key=repr)
+            for table, columns in FACTS.items()}
 
 
-def _land(conn, rows: list[dict]) -> None:
-    with recorded_load(conn, "activity_events", None) as load_id, conn.transaction():
-        stats = merge_batch(conn, activity_events.table(), [("test:late", row) for row in rows],
-                            load_id, "activity_events")
+def _land(conn, source: str, table, rows: list[dict]) -> None:
+    with recorded_load(conn, source, None) as load_id, conn.transaction():
+        stats = merge_batch(conn, table, [("test:late", row) for row in rows], load_id, source)
         finish_load(conn, load_id, stats)
 
 
-def test_incremental_build_with_a_late_record_equals_a_full_refresh(demo, warehouse_url):
+def test_incremental_build_with_late_records_equals_a_full_refresh(demo, warehouse_url):
     # Autocommit: an open read transaction would hold a lock that a full refresh waits for.
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        _check_late_record(conn)
+        _check_late_records(conn)
 
 
-def _check_late_record(conn) -> None:
+def _check_late_records(conn) -> None:
     transformer = os.environ["AIRFLOW_CONN_SVW_TRANSFORMER"]
     last_day = conn.execute("select max(activity_date) from core.int_activity_days").fetchone()[0]
     late_day = last_day - timedelta(days=40)  # far outside activity_lookback_days
@@ -44,23 +59,54 @@ def _check_late_record(conn) -> None:
         "join core.int_persons as persons on persons.person_key = staged.person_key "
         "where persons.registered_from < %s and persons.registered_until is null "
         "order by users.id limit 1", (late_day,)).fetchone()
+    # A question weeks old that nobody else answered, and someone else to answer it today.
+    question = conn.execute(
+        "select posts.message_id, posts.thread_id, posts.group_id, posts.person_key, "
+        "date_trunc('month', posts.created_at at time zone 'UTC')::date from core.int_posts as posts "
+        "where posts.platform = 'viva_engage' and posts.is_question and not posts.has_reply_by_other "
+        "and posts.created_at < %s order by posts.created_at limit 1", (late_day,)).fetchone()
+    assert question, "the demo data has no unanswered question to answer late"
+    question_id, thread_id, group_id, asker_key, question_month = question
+    answerer_id = conn.execute(
+        "select staged.viva_engage_user_id from staging.stg_viva_engage__users as staged "
+        "join core.int_persons as persons using (person_key) "
+        "where staged.person_key != %s and persons.registered_until is null "
+        "order by staged.viva_engage_user_id limit 1", (asker_key,)).fetchone()[0]
 
     def reads_that_day() -> int:
         row = conn.execute("select reads from core.int_activity_days where person_key = %s "
                            "and activity_date = %s", (person_key, late_day)).fetchone()
         return row[0] if row else 0
 
-    before = reads_that_day()
-    _land(conn, [{"event_id": LATE_EVENT, "occurred_at": f"{late_day}T12:00:00+00:00", "user_email": email,
-                  "event_type": "view", "object_type": "page", "object_id": "obj-late"}])
-    try:
-        run_dbt(["build", "--select", "int_activity_days+"], transformer)
-        incremental = _snapshot(conn)
-        assert reads_that_day() == before + 1, "the incremental build missed the late record"
+    def answered_in_question_month() -> float:
+        return conn.execute("select value from marts.metric_values where metric_key = 'answered_questions' "
+                            "and org_unit = 'ALL' and period_start = %s", (question_month,)).fetchone()[0]
 
-        run_dbt(["build", "--select", "int_activity_days+", "--full-refresh"], transformer)
-        assert _snapshot(conn) == incremental
+    reads_before, answered_before = reads_that_day(), answered_in_question_month()
+    _land(conn, "activity_events", activity_events.table(),
+          [{"event_id": LATE_EVENT, "occurred_at": f"{late_day}T12:00:00+00:00", "user_email": email,
+            "event_type": "view", "object_type": "page", "object_id": "obj-late"}])
+    _land(conn, "viva_engage", export.tables()["Messages.csv"],
+          [{"id": LATE_REPLY, "replied_to_id": question_id, "parent_id": question_id, "thread_id": thread_id,
+            "group_id": group_id or "", "sender_id": answerer_id, "sender_type": "User",
+            "body": "Zo lost je het op #opgelost", "created_at": f"{last_day}T09:00:00Z",
+            "message_type": "update"}])
+    try:
+        run_dbt(["build"], transformer)
+        incremental = _snapshot(conn)
+        assert reads_that_day() == reads_before + 1, "the incremental build missed the late event"
+        assert conn.execute("select has_reply_by_other from core.int_posts where message_id = %s",
+                            (question_id,)).fetchone()[0], "the incremental build missed the late answer"
+        assert answered_in_question_month() == answered_before + 1, \
+            "the question's month did not count the late answer"
+
+        run_dbt(["build", "--full-refresh"], transformer)
+        full = _snapshot(conn)
+        for table in FACTS:
+            assert full[table] == incremental[table], f"{table}: incremental differs from a full refresh"
     finally:
         conn.execute("delete from raw_activity_events.events where event_id = %s", (LATE_EVENT,))
-        run_dbt(["build", "--select", "int_activity_days+", "--full-refresh"], transformer)
-    assert reads_that_day() == before
+        conn.execute("delete from raw_viva_engage.messages where id = %s", (LATE_REPLY,))
+        run_dbt(["build", "--full-refresh"], transformer)
+    assert reads_that_day() == reads_before
+    assert answered_in_question_month() == answered_before

@@ -94,8 +94,10 @@ def cmd_erase(args: argparse.Namespace) -> None:
     deleted = erase_person(os.environ["SVW_WAREHOUSE_URL"], args.email, os.environ.get("SVW_PSEUDONYM_KEY"))
     for table, count in deleted.items():
         print(f"  {table}: {count} row(s) deleted")
-    print("rebuilding and publishing the marts without them (dbt build, GX, publish) ...", flush=True)
-    result = build_and_publish(os.environ["AIRFLOW_CONN_SVW_TRANSFORMER"])
+    print("rebuilding and publishing the marts without them (dbt build --full-refresh, GX, publish) ...",
+          flush=True)
+    # Full refresh: incremental models cannot see deleted raw rows (docs/incremental-builds.md).
+    result = build_and_publish(os.environ["AIRFLOW_CONN_SVW_TRANSFORMER"], full_refresh=True)
     print(f"  publication {result['publication']['publication_id']} (build {result['dbt']['build_id']})")
     print("erased; later loads skip this person (raw_meta.erasures holds their key, not their email). "
           "Delete them in the source systems too.")

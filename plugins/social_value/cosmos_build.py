@@ -135,8 +135,11 @@ def begin_build(context: Any) -> None:
     log.info("waiting for the build lock")
     conn.execute("select pg_advisory_lock(%s)", (BUILD_LOCK,))
     _held[build_id] = conn
-    load_ids = begin_candidate(conn, build_id, build_id)
-    log.info("build %s: candidate reset, reading %d raw loads", build_id, len(load_ids))
+    load_ids, full_refresh = begin_candidate(conn, build_id, build_id)
+    # The producer reads this when it builds its dbt command, after this hook.
+    context["task"].full_refresh = full_refresh
+    log.info("build %s: candidate reset, reading %d raw loads; %s build", build_id, len(load_ids),
+             "full" if full_refresh else "incremental")
 
 
 def finish_build(project_dir: str, context: Any = None, **_: Any) -> None:

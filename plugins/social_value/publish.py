@@ -176,29 +176,39 @@ def _tables(conn: psycopg.Connection, schema: str) -> list[str]:
         "select tablename from pg_tables where schemaname = %s order by 1", (schema,))]
 
 
-def build_candidate(warehouse_url: str, build_id: str, dag_run_id: str | None = None) -> dict:
+def build_candidate(warehouse_url: str, build_id: str, dag_run_id: str | None = None,
+                    full_refresh: bool = False) -> dict:
     """dbt build (models, data tests, unit tests) with the marts in the candidate schema. Every
     test result is written to audit.test_results before a failure is raised."""
     with build_lock(warehouse_url) as conn:
-        load_ids = begin_candidate(conn, build_id, dag_run_id)
+        load_ids, full_refresh = begin_candidate(conn, build_id, dag_run_id, full_refresh)
         try:
-            run_dbt(["build"], warehouse_url, env={"SVW_MARTS_SCHEMA": CANDIDATE})
+            run_dbt(["build", *(["--full-refresh"] if full_refresh else [])], warehouse_url,
+                    env={"SVW_MARTS_SCHEMA": CANDIDATE})
         except DbtFailedError:
             record_dbt_results(conn, build_id, DBT_DIR / "target" / "run_results.json")  # audited too
             raise
         summary = finish_candidate(conn, build_id, DBT_DIR / "target" / "run_results.json")
-    return {**summary, "load_ids": load_ids}
+    return {**summary, "load_ids": load_ids, "full_refresh": full_refresh}
 
 
-def begin_candidate(conn: psycopg.Connection, build_id: str, dag_run_id: str | None) -> list[int]:
-    """Under the build lock, before dbt: register the build, summarise quarantine, empty the
-    candidate (nothing of an earlier, failed build can then be published) and mark it as building."""
+def begin_candidate(conn: psycopg.Connection, build_id: str, dag_run_id: str | None,
+                    full_refresh: bool = False) -> tuple[list[int], bool]:
+    """Under the build lock, before dbt: decide between an incremental and a full build, register
+    the build, summarise quarantine, empty the candidate (nothing of an earlier, failed build can
+    then be published) and mark it as building. Returns the load ids read and the decision.
+
+    The build is incremental (docs/incremental-builds.md) unless `full_refresh` is asked for, a
+    person was erased since the newest published build started (erasure deletes raw rows, which an
+    incremental run cannot see), or the previous build did not pass: an incremental build tests
+    only what it recomputed, so rows a failed build wrote are rebuilt and tested again in full."""
+    full_refresh = full_refresh or erased_since_last_publication(conn) or previous_build_failed(conn)
     load_ids = register_build(conn, build_id, dag_run_id)
     conn.execute(QUARANTINE_SUMMARY)
     _set_stamp(conn, CANDIDATE, f"building {build_id}")
     for table in _tables(conn, CANDIDATE):
         conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(CANDIDATE, table)))
-    return load_ids
+    return load_ids, full_refresh
 
 
 def finish_candidate(conn: psycopg.Connection, build_id: str, run_results: Path) -> dict:
@@ -210,6 +220,30 @@ def finish_candidate(conn: psycopg.Connection, build_id: str, run_results: Path)
         raise DbtFailedError(f"dbt build failed: {', '.join(summary['failed']) or 'no results'}")
     _set_stamp(conn, CANDIDATE, build_id)
     return {**summary, "build_id": build_id}
+
+
+def previous_build_failed(conn: psycopg.Connection) -> bool:
+    """True when the newest registered build has no passing dbt results or any test not passed."""
+    if not _relation_exists(conn, "audit", "builds"):
+        return False
+    return conn.execute(
+        "with previous as (select build_id from audit.builds order by started_at desc limit 1) "
+        "select exists (select 1 from previous) and ("
+        "not exists (select 1 from audit.test_results join previous using (build_id)) "
+        "or exists (select 1 from audit.test_results join previous using (build_id) "
+        "where status not in ('pass', 'success')))").fetchone()[0]
+
+
+def erased_since_last_publication(conn: psycopg.Connection) -> bool:
+    """True when raw_meta.erasures holds an erasure newer than the start of the newest published
+    build (or nothing was published yet and someone was erased)."""
+    if not all(_relation_exists(conn, schema, table)
+               for schema, table in (("raw_meta", "erasures"), ("audit", "publications"))):
+        return False
+    return conn.execute(
+        "select exists (select 1 from raw_meta.erasures where erased_at >= coalesce(("
+        "select max(builds.started_at) from audit.publications "
+        "join audit.builds using (build_id)), '-infinity'))").fetchone()[0]
 
 
 def record_dbt_results(conn: psycopg.Connection, build_id: str, run_results: Path) -> int:
@@ -341,10 +375,10 @@ def generate_docs(warehouse_url: str, target: Path) -> Path:
     return target
 
 
-def build_and_publish(warehouse_url: str, build_id: str | None = None) -> dict:
+def build_and_publish(warehouse_url: str, build_id: str | None = None, full_refresh: bool = False) -> dict:
     """The whole build outside Airflow (CLI, tests): build, raw and marts checkpoints, publish."""
     build_id = build_id or new_build_id()
-    dbt = build_candidate(warehouse_url, build_id)
+    dbt = build_candidate(warehouse_url, build_id, full_refresh=full_refresh)
     failures = []
     for checkpoint in ("raw", "marts"):
         gx = validate(warehouse_url, build_id, checkpoint)

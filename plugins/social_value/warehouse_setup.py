@@ -125,5 +125,8 @@ def _store_key(conn: psycopg.Connection, inner: bytes, outer: bytes) -> None:
     conn.execute("insert into svw_private.pseudonym_key (inner_key, outer_key) values (%s, %s) "
                  "on conflict (singleton) do update set inner_key = excluded.inner_key, "
                  "outer_key = excluded.outer_key", (inner, outer))
+    # One row: without statistics the planner assumes hundreds, so every staging view that joins
+    # it (the person_key HMAC) is estimated hundreds of times too large.
+    conn.execute("analyze svw_private.pseudonym_key")
     conn.execute("grant usage on schema svw_private to transformer")
     conn.execute("grant select on svw_private.pseudonym_key to transformer")

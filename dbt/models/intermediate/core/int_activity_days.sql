@@ -13,17 +13,25 @@
     - A Slack reaction has no time of its own in the export; it counts on its message's day.
     - Event types other than view and download (share, ...) are not activity in METRICS.md.
 
-    Incremental: a run recomputes whole days — the last activity_lookback_days days before the
-    newest day already built, and every day that a source row loaded since the last build
-    touches (a late Graph re-read, a late event file), so the result equals a full refresh.
-    Departments are joined downstream, so a directory change needs no rebuild here.
+    Incremental (docs/incremental-builds.md): a run recomputes whole days — the last
+    activity_lookback_days days before the newest day already built, every day that a source row
+    loaded since the last build touches (a late Graph re-read, a late event file), and every day
+    with activity of a person whose int_persons row changed since (a late directory row makes
+    their earlier Graph rows and events count) — so the result equals a full refresh. Whole days
+    are replaced (delete+insert on activity_date), so a person-day whose activity disappeared
+    goes too. load_id is the latest load behind the row, person included. Departments are joined
+    downstream. The days are found before the query runs (macro activity_recompute_window) and
+    the query filters on them as constants, so the conditions reach the raw scans under the
+    staging views: the HMAC person key is computed for the recomputed days only, not for all of
+    history.
 -#}
 {{ config(
     materialized='incremental',
-    unique_key='person_day_key',
+    unique_key='activity_date',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
 ) }}
+{%- set recompute = activity_recompute_window() %}
 
 with
 
@@ -63,40 +71,6 @@ persons as (
 
 ),
 
-{% if is_incremental() %}
-
-    built as (
-
-        select
-            max(activity_date) - {{ var('activity_lookback_days') }} as since_date,
-            coalesce(max(load_id), 0) as since_load_id
-
-        from {{ this }}
-
-    ),
-
-    touched_days as (
-
-        select (messages.created_at at time zone 'UTC')::date as activity_date
-        from messages
-        where messages.load_id > (select built.since_load_id from built)
-
-        union
-
-        select graph_days.activity_date
-        from graph_days
-        where graph_days.load_id > (select built.since_load_id from built)
-
-        union
-
-        select (events.occurred_at at time zone 'UTC')::date as activity_date
-        from events
-        where events.load_id > (select built.since_load_id from built)
-
-    ),
-
-{% endif %}
-
 message_days as (
 
     select
@@ -110,7 +84,7 @@ message_days as (
 in_window_messages as (
 
     select * from message_days
-    where {{ activity_window('activity_date') }}
+    where {{ activity_window('activity_date', recompute) }}
 
 ),
 
@@ -142,14 +116,14 @@ graph_activity as (
         sum(graph_days.like_count) as likes,
         sum(graph_days.read_count) as reads,
         0 as downloads,
-        max(graph_days.load_id) as load_id
+        max(greatest(graph_days.load_id, persons.load_id)) as load_id
 
     from graph_days
     left join persons
         on graph_days.person_key = persons.person_key
     where
         (persons.person_key is not null or graph_days.is_concealed)
-        and {{ activity_window('graph_days.activity_date') }}
+        and {{ activity_window('graph_days.activity_date', recompute) }}
     group by persons.person_key, graph_days.activity_date
 
 ),
@@ -164,7 +138,7 @@ reaction_activity as (
         count(*) as likes,
         0 as reads,
         0 as downloads,
-        max(reactions.load_id) as load_id
+        max(greatest(reactions.load_id, slack_users.load_id, persons.load_id)) as load_id
 
     from reactions
     inner join in_window_messages
@@ -198,12 +172,12 @@ event_activity as (
         0 as likes,
         count(*) filter (where event_days.event_type = 'view') as reads,
         count(*) filter (where event_days.event_type = 'download') as downloads,
-        max(event_days.load_id) as load_id
+        max(greatest(event_days.load_id, persons.load_id)) as load_id
 
     from event_days
     inner join persons
         on event_days.person_key = persons.person_key
-    where {{ activity_window('event_days.activity_date') }}
+    where {{ activity_window('event_days.activity_date', recompute) }}
     group by persons.person_key, event_days.activity_date
 
 ),

@@ -7,6 +7,8 @@
     - A Slack channel is never deleted in an export, only archived; an archived channel still
       exists (METRICS.md counts deleted groups out, and archiving keeps the channel and its
       history). Private Slack channels are not groups.
+    - load_id is the latest raw load behind the row: the group's own and its creator's person
+      (department), for the incremental facts.
 -#}
 with
 
@@ -50,7 +52,8 @@ viva_engage as (
         case
             when viva_engage_groups.is_deleted
                 then coalesce(viva_engage_groups.updated_at, viva_engage_groups.created_at)
-        end as deleted_at
+        end as deleted_at,
+        viva_engage_groups.load_id
 
     from viva_engage_groups
     left join viva_engage_users
@@ -65,7 +68,8 @@ slack as (
         'slack' as platform,
         slack_users.person_key as creator_key,
         slack_channels.created_at,
-        null::timestamptz as deleted_at
+        null::timestamptz as deleted_at,
+        slack_channels.load_id
 
     from slack_channels
     left join slack_users
@@ -90,7 +94,8 @@ final as (
         unioned.creator_key,
         persons.department,
         unioned.created_at,
-        unioned.deleted_at
+        unioned.deleted_at,
+        greatest(unioned.load_id, persons.load_id) as load_id
 
     from unioned
     left join persons

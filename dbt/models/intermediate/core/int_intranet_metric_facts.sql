@@ -12,46 +12,62 @@
     - Counts have numerator and denominator NULL; ratios have value = numerator / denominator and
       NULL over a zero denominator; medians are percentile_cont(0.5) with numerator NULL and the
       number of items as denominator.
+
+    Incremental (docs/incremental-builds.md): metric rows are per month, and every measure of a
+    month depends only on that month's items, so a run recomputes whole months (delete+insert on
+    period_start): each month holding a row of int_activity_days, int_messages, int_posts or
+    int_pain_points newer (load_id) than this table's watermark — late data and cohort outcomes
+    (a late answer is a newer int_posts row in its question's month) included — every month from
+    the registration of a person whose int_persons row is newer, and every month when a group
+    changed or an org unit appeared or disappeared. load_id is the watermark: the newest load
+    behind any input when the row was built (bookkeeping; a full refresh gives every month the
+    latest). A registry, variable or logic change needs `dbt build --full-refresh`.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key='period_start',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
 with
 
-periods as (
+periods as not materialized (
 
     select * from {{ ref('int_metric_periods') }}
 
 ),
 
-org_units as (
+org_units as not materialized (
 
     select * from {{ ref('int_org_units') }}
 
 ),
 
-persons as (
+persons as not materialized (
 
     select * from {{ ref('int_persons') }}
 
 ),
 
-person_activity_days as (
+person_activity_days as not materialized (
 
     select * from {{ ref('int_activity_days') }}
 
 ),
 
-messages as (
+messages as not materialized (
 
     select * from {{ ref('int_messages') }}
 
 ),
 
-groups as (
+groups as not materialized (
 
     select * from {{ ref('int_groups') }}
 
 ),
 
-posts as (
+posts as not materialized (
 
     select * from {{ ref('int_posts') }}
 
@@ -63,9 +79,124 @@ hashtags as (
 
 ),
 
-pain_points as (
+pain_points as not materialized (
 
     select * from {{ ref('int_pain_points') }}
+
+),
+
+{% if is_incremental() %}
+
+    built as (
+
+        select coalesce(max(load_id), 0) as since_load_id
+        from {{ this }}
+
+    ),
+
+    -- A directory change of a person counts from their registration on; an org unit appearing
+    -- or disappearing, or a group changing, redoes every month.
+    recomputed_months as (
+
+        select date_trunc('month', person_activity_days.activity_date)::date as period_start
+        from person_activity_days
+        where person_activity_days.load_id > (select built.since_load_id from built)
+
+        union
+
+        select date_trunc('month', messages.created_at at time zone 'UTC')::date
+        from messages
+        where messages.load_id > (select built.since_load_id from built)
+
+        union
+
+        select date_trunc('month', posts.created_at at time zone 'UTC')::date
+        from posts
+        where posts.load_id > (select built.since_load_id from built)
+
+        union
+
+        select date_trunc('month', pain_points.created_at at time zone 'UTC')::date
+        from pain_points
+        where pain_points.load_id > (select built.since_load_id from built)
+
+        union
+
+        select periods.period_start
+        from periods
+        where
+            periods.period_start >= (
+                select min(date_trunc('month', persons.registered_from at time zone 'UTC'))::date
+                from persons
+                where persons.load_id > (select built.since_load_id from built)
+            )
+
+        union
+
+        select periods.period_start
+        from periods
+        where
+            exists (
+                select 1 from groups
+                where groups.load_id > (select built.since_load_id from built)
+            )
+            or exists (
+                select org_units.org_unit from org_units
+                except
+                select built_units.org_unit from {{ this }} as built_units
+            )
+            or exists (
+                select built_units.org_unit from {{ this }} as built_units
+                except
+                select org_units.org_unit from org_units
+            )
+
+    ),
+
+{% endif %}
+
+scoped_periods as (
+
+    select * from periods
+    where {{ in_recomputed_months('periods.period_start') }}
+
+),
+
+scoped_messages as (
+
+    select * from messages
+    where {{ in_recomputed_months("messages.created_at at time zone 'UTC'") }}
+
+),
+
+scoped_posts as (
+
+    select * from posts
+    where {{ in_recomputed_months("posts.created_at at time zone 'UTC'") }}
+
+),
+
+scoped_pain_points as (
+
+    select * from pain_points
+    where {{ in_recomputed_months("pain_points.created_at at time zone 'UTC'") }}
+
+),
+
+-- The newest load behind any input: the watermark the next incremental run starts from.
+input_load_ids as (
+
+    select max(person_activity_days.load_id) as load_id from person_activity_days
+    union all
+    select max(messages.load_id) from messages
+    union all
+    select max(posts.load_id) from posts
+    union all
+    select max(pain_points.load_id) from pain_points
+    union all
+    select max(persons.load_id) from persons
+    union all
+    select max(groups.load_id) from groups
 
 ),
 
@@ -78,6 +209,7 @@ activity_days as (
     from person_activity_days
     left join persons
         on person_activity_days.person_key = persons.person_key
+    where {{ in_recomputed_months('person_activity_days.activity_date') }}
 
 ),
 
@@ -90,7 +222,7 @@ registered_users as (
         persons.department,
         persons.person_key as item_key
 
-    from periods
+    from scoped_periods as periods
     inner join persons
         on
             persons.registered_from < periods.period_start + interval '1 month'
@@ -146,7 +278,7 @@ existing_groups as (
         groups.department,
         groups.platform || ':' || groups.group_id as item_key
 
-    from periods
+    from scoped_periods as periods
     inner join groups
         on
             groups.created_at < periods.period_start + interval '1 month'
@@ -165,7 +297,7 @@ active_groups as (
         groups.department,
         groups.platform || ':' || groups.group_id as item_key
 
-    from messages
+    from scoped_messages as messages
     inner join groups
         on messages.platform = groups.platform and messages.group_id = groups.group_id
     where messages.is_human
@@ -179,7 +311,7 @@ thread_departments as (
         platform || ':' || thread_id as thread_key,
         department
 
-    from messages
+    from scoped_messages
     where is_human and department is not null
 
 ),
@@ -220,7 +352,7 @@ post_outcomes as (
         posts.department,
         posts.message_id as item_key
 
-    from posts
+    from scoped_posts as posts
     cross join
         lateral (
             values
@@ -247,7 +379,7 @@ tagged_messages as (
         messages.message_id as item_key
 
     from hashtags
-    inner join messages
+    inner join scoped_messages as messages
         on hashtags.message_id = messages.message_id
     cross join lateral (values ('any'), ('outcome')) as counted_as (measure_kind)
     where
@@ -264,7 +396,7 @@ pain_point_outcomes as (
         pain_points.department,
         pain_points.message_id as item_key
 
-    from pain_points
+    from scoped_pain_points as pain_points
     cross join
         lateral (
             values
@@ -374,7 +506,7 @@ durations as (
         department,
         hours_to_first_reply_by_other as hours
 
-    from posts
+    from scoped_posts
     where is_question and has_reply_by_other
 
     union all
@@ -385,7 +517,7 @@ durations as (
         department,
         hours_to_resolution as hours
 
-    from pain_points
+    from scoped_pain_points
     where is_resolved
 
 ),
@@ -419,7 +551,7 @@ grid as (
         periods.period_start,
         org_units.org_unit
 
-    from periods
+    from scoped_periods as periods
     cross join org_units
 
 ),
@@ -524,7 +656,8 @@ final as (
             else amount
         end::numeric as value,
         numerator::numeric as numerator,
-        denominator::numeric as denominator
+        denominator::numeric as denominator,
+        (select max(input_load_ids.load_id) from input_load_ids) as load_id
 
     from metrics
     where metric_key != 'active_departments' or org_unit = 'ALL'

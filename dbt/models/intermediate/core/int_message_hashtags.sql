@@ -2,7 +2,24 @@
     One row per (human message, distinct hashtag) by the METRICS.md grammar, lower-cased after NFC
     normalisation (int_messages already normalises the text), with the registry's outcome_type
     when the hashtag is registered.
+
+    Incremental (docs/incremental-builds.md): a run redoes the hashtags of every message of
+    int_messages whose load_id is newer than the newest one built here, replacing all of that
+    message's rows (delete+insert on message_id); the post-hook then deletes the rows of a
+    recomputed message that has no hashtag any more (edited, or no longer human), which are the
+    rows older than their message. A registry change needs `dbt build --full-refresh`.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key='message_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook=[
+        "delete from {{ this }} as stale using {{ ref('int_messages') }} as messages
+        where messages.message_id = stale.message_id and messages.load_id > stale.load_id",
+    ],
+) }}
+
 with
 
 messages as (
@@ -31,11 +48,14 @@ extracted as (
 
     select distinct
         messages.message_id,
-        lower(match[1]) as hashtag
+        lower(match[1]) as hashtag,
+        messages.load_id
 
     from messages
     cross join lateral regexp_matches(messages.message_text, {{ hashtag_pattern() }}, 'g') as match
-    where messages.is_human
+    where
+        messages.is_human
+        and {{ is_newer_than_built('messages.load_id') }}
 
 ),
 
@@ -44,7 +64,8 @@ final as (
     select
         extracted.message_id,
         extracted.hashtag,
-        registered.outcome_type
+        registered.outcome_type,
+        extracted.load_id
 
     from extracted
     left join registered

@@ -12,7 +12,20 @@
       trailing hashtags, URLs (http(s):// or www. up to the next white space, so a '?' glued to a
       URL belongs to the URL) and white space are removed.
     - message_text is NFC-normalised, so hashtags compare equal however their accents were typed.
+
+    Incremental (docs/incremental-builds.md): load_id is the latest raw load behind the row — the
+    message's, its sender's directory row's or its person's (int_persons.load_id) — and a run
+    recomputes every message whose load_id is newer than the newest one built, so a new or edited
+    message, a sender who became a bot or a person who changed department are all redone. Rows
+    only disappear from raw by erasure, whose rebuild is a full refresh.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key='message_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
+
 with
 
 viva_engage_messages as (
@@ -63,7 +76,8 @@ viva_engage as (
             and viva_engage_messages.message_type not in ('system', 'join', 'tombstone')
             and viva_engage_messages.deleted_at is null
         ) as is_human,
-        viva_engage_messages.load_id
+        viva_engage_messages.load_id,
+        viva_engage_users.load_id as sender_load_id
 
     from viva_engage_messages
     left join viva_engage_users
@@ -91,7 +105,8 @@ slack as (
             and coalesce(slack_messages.message_subtype, 'none')
             in ('none', 'thread_broadcast', 'file_share', 'me_message')
         ) as is_human,
-        slack_messages.load_id
+        slack_messages.load_id,
+        slack_users.load_id as sender_load_id
 
     from slack_messages
     left join slack_users
@@ -120,7 +135,7 @@ normalised as (
         created_at,
         is_thread_starter,
         is_human,
-        load_id
+        greatest(load_id, sender_load_id) as load_id
 
     from unioned
 
@@ -150,11 +165,12 @@ classified as (
                 ''
             ) like '%?'
         ) as is_question,
-        normalised.load_id
+        greatest(normalised.load_id, persons.load_id) as load_id
 
     from normalised
     left join persons
         on normalised.person_key = persons.person_key
+    where {{ is_newer_than_built('greatest(normalised.load_id, persons.load_id)') }}
 
 )
 

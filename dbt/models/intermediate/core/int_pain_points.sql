@@ -2,12 +2,71 @@
     One row per pain point: a human message tagged with a pain_point hashtag of the registry, with
     the first resolution-tagged human message in the same thread created strictly later
     (METRICS.md level 5). A message tagged both ways does not resolve itself.
+
+    Incremental (docs/incremental-builds.md), like int_posts: a run redoes every thread holding a
+    message of int_messages newer (load_id) than the newest one built here — a late resolution
+    resolves its pain point, whatever its age — replacing the thread's rows (delete+insert on
+    platform, thread_id; load_id is the thread's newest), and the post-hook deletes a row whose
+    thread has a newer message (a pain point whose tag went away). A registry change needs
+    `dbt build --full-refresh`.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['platform', 'thread_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook=[
+        "delete from {{ this }} as stale where exists (
+            select 1 from {{ ref('int_messages') }} as messages
+            where messages.platform = stale.platform and messages.thread_id = stale.thread_id
+            and messages.load_id > stale.load_id)",
+    ],
+) }}
+
 with
 
-messages as (
+messages as not materialized (
 
     select * from {{ ref('int_messages') }}
+
+),
+
+{% if is_incremental() %}
+
+    touched_threads as (
+
+        select distinct
+            messages.platform,
+            messages.thread_id
+
+        from messages
+        where messages.load_id > (select coalesce(max(built.load_id), 0) from {{ this }} as built)
+
+    ),
+
+{% endif %}
+
+thread_messages as not materialized (
+
+    select messages.*
+
+    from messages
+    {% if is_incremental() -%}
+        inner join touched_threads
+            on messages.platform = touched_threads.platform and messages.thread_id = touched_threads.thread_id
+    {%- endif %}
+
+),
+
+thread_load_ids as (
+
+    select
+        platform,
+        thread_id,
+        max(load_id) as load_id
+
+    from thread_messages
+    group by platform, thread_id
 
 ),
 
@@ -28,7 +87,7 @@ tagged as (
         messages.created_at,
         hashtags.outcome_type
 
-    from messages
+    from thread_messages as messages
     inner join hashtags
         on messages.message_id = hashtags.message_id
     where hashtags.outcome_type in ('pain_point', 'resolution')
@@ -77,11 +136,16 @@ final as (
         resolved.resolved_at,
         resolved.resolved_at is not null as is_resolved,
         extract(epoch from resolved.resolved_at - pain_points.created_at)
-        / 3600.0 as hours_to_resolution
+        / 3600.0 as hours_to_resolution,
+        thread_load_ids.load_id
 
     from pain_points
     left join resolved
         on pain_points.message_id = resolved.message_id
+    inner join thread_load_ids
+        on
+            pain_points.platform = thread_load_ids.platform
+            and pain_points.thread_id = thread_load_ids.thread_id
 
 )
 

@@ -12,6 +12,10 @@
     - The Slack export has no join date: a member without a Viva Engage account is registered from
       their first Slack message and, once deleted, until their last one. A Slack-only member who
       never wrote has no known registration and is not counted as registered.
+    - load_id is the latest raw load behind the row's values: directory rows, and for a Slack-only
+      member the messages that date their registration (the first, and the last once deleted), so
+      a member's everyday messages do not count as a change of the person. Incremental models
+      downstream recompute what a person with a newer load_id touches.
 -#}
 with
 
@@ -42,7 +46,8 @@ directory as (
         case
             when bool_and(coalesce(deleted_at, suspended_at) is not null)
                 then max(least(deleted_at, suspended_at))
-        end as registered_until
+        end as registered_until,
+        max(load_id) as load_id
 
     from viva_engage_users
     group by person_key
@@ -55,7 +60,10 @@ slack_members as (
         slack_users.person_key,
         min(slack_messages.created_at) as first_message_at,
         max(slack_messages.created_at) as last_message_at,
-        bool_and(slack_users.is_deleted) as is_deleted
+        bool_and(slack_users.is_deleted) as is_deleted,
+        max(slack_users.load_id) as member_load_id,
+        (array_agg(slack_messages.load_id order by slack_messages.created_at))[1] as first_message_load_id,
+        (array_agg(slack_messages.load_id order by slack_messages.created_at desc))[1] as last_message_load_id
 
     from slack_users
     left join slack_messages
@@ -76,7 +84,18 @@ persons as (
             when slack_members.is_deleted then slack_members.last_message_at
         end as registered_until,
         directory.person_key is not null as is_in_directory,
-        slack_members.person_key is not null as is_slack_member
+        slack_members.person_key is not null as is_slack_member,
+        case
+            when directory.person_key is not null
+                then greatest(directory.load_id, slack_members.member_load_id)
+            when slack_members.is_deleted
+                then greatest(
+                    slack_members.member_load_id,
+                    slack_members.first_message_load_id,
+                    slack_members.last_message_load_id
+                )
+            else greatest(slack_members.member_load_id, slack_members.first_message_load_id)
+        end as load_id
 
     from directory
     full outer join slack_members

@@ -6,25 +6,84 @@
       poster; the asker's own follow-ups never answer their question.
     - hours_to_first_answer is measured from the post to that first reply, in hours (fractional);
       for a question it is the time to its first answer.
+
+    Incremental (docs/incremental-builds.md): the grain of recomputation is the thread. A run redoes
+    every thread holding a message of int_messages newer (load_id) than the newest one built here
+    — a late reply changes its question's row, whatever the question's age — replacing the
+    thread's rows (delete+insert on platform, thread_id); load_id is the thread's newest. The
+    post-hook deletes a row whose thread has a newer message than the row: a post that stopped
+    being one (deleted, no longer human) in a recomputed thread.
 -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['platform', 'thread_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook=[
+        "delete from {{ this }} as stale where exists (
+            select 1 from {{ ref('int_messages') }} as messages
+            where messages.platform = stale.platform and messages.thread_id = stale.thread_id
+            and messages.load_id > stale.load_id)",
+    ],
+) }}
+
 with
 
-messages as (
+messages as not materialized (
 
     select * from {{ ref('int_messages') }}
 
 ),
 
+{% if is_incremental() %}
+
+    touched_threads as (
+
+        select distinct
+            messages.platform,
+            messages.thread_id
+
+        from messages
+        where messages.load_id > (select coalesce(max(built.load_id), 0) from {{ this }} as built)
+
+    ),
+
+{% endif %}
+
+thread_messages as not materialized (
+
+    select messages.*
+
+    from messages
+    {% if is_incremental() -%}
+        inner join touched_threads
+            on messages.platform = touched_threads.platform and messages.thread_id = touched_threads.thread_id
+    {%- endif %}
+
+),
+
+thread_load_ids as (
+
+    select
+        platform,
+        thread_id,
+        max(load_id) as load_id
+
+    from thread_messages
+    group by platform, thread_id
+
+),
+
 posts as (
 
-    select * from messages
+    select * from thread_messages
     where is_human and is_thread_starter
 
 ),
 
 replies as (
 
-    select * from messages
+    select * from thread_messages
     where is_human and not is_thread_starter
 
 ),
@@ -59,11 +118,14 @@ final as (
         first_replies.first_reply_by_other_at,
         first_replies.message_id is not null as has_reply_by_other,
         extract(epoch from first_replies.first_reply_by_other_at - posts.created_at)
-        / 3600.0 as hours_to_first_reply_by_other
+        / 3600.0 as hours_to_first_reply_by_other,
+        thread_load_ids.load_id
 
     from posts
     left join first_replies
         on posts.message_id = first_replies.message_id
+    inner join thread_load_ids
+        on posts.platform = thread_load_ids.platform and posts.thread_id = thread_load_ids.thread_id
 
 )
 

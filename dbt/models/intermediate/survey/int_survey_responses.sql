@@ -2,7 +2,15 @@
     One row per survey response of either platform, with the account it belongs to, that
     account owner's department and the CSAT and NPS scores. Which question is which, and which
     field names the account, comes from the survey_question_map seed: no survey's ids are code.
+
+    Performance: the planner cannot estimate the seed-driven joins (applicable_fields, mapped_answers)
+    and, believing `pivoted` holds one row, once chose nested loops over all responses × all
+    responses and all responses × all accounts (240 s at 2,000 employees, quadratic in responses).
+    Every join here is an equality, so nested loops are switched off for this model's transaction
+    (`set local`, so no other model is affected) and the account is matched on a computed 15-char
+    key rather than inside the join condition.
 -#}
+{{ config(pre_hook="set local enable_nestloop = off") }}
 with
 
 surveymonkey_responses as (
@@ -191,6 +199,18 @@ pivoted as (
 
 ),
 
+referenced as (
+
+    select
+        *,
+        case
+            when length(account_reference) in (15, 18) then left(account_reference, 15)
+        end as account_reference_15
+
+    from pivoted
+
+),
+
 account_owners as (
 
     select
@@ -213,22 +233,20 @@ final as (
         responses.response_id,
         responses.source,
         responses.survey_id,
-        coalesce(account_owners.account_id, nullif(pivoted.account_reference, '')) as account_id,
+        coalesce(account_owners.account_id, nullif(referenced.account_reference, '')) as account_id,
         account_owners.department,
         responses.created_at,
         responses.is_completed,
-        pivoted.csat_score,
-        pivoted.nps_score
+        referenced.csat_score,
+        referenced.nps_score
 
     from responses
-    left join pivoted
+    left join referenced
         on
-            responses.source = pivoted.source
-            and responses.response_id = pivoted.response_id
+            responses.source = referenced.source
+            and responses.response_id = referenced.response_id
     left join account_owners
-        on
-            length(pivoted.account_reference) in (15, 18)
-            and left(pivoted.account_reference, 15) = account_owners.account_id_15
+        on referenced.account_reference_15 = account_owners.account_id_15
 
 )
 
