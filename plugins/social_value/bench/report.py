@@ -27,10 +27,10 @@ def table(document: dict) -> str:
     for name, scale in document["scales"].items():
         lines.append("")
         lines.append(f"{name}: per source (first load, until {scale['first_until']})")
-        lines.append(f"  {'source':<16} {'rows':>11} {'connector s':>11} {'rows/s':>9} {'COPY s':>8} "
-                     f"{'COPY+merge s':>12} {'floor/conn.':>11}")
+        lines.append(f"  {'source':<16} {'rows':>11} {'connector s':>11} {'loader CPU s':>12} {'rows/s':>9} "
+                     f"{'COPY s':>8} {'COPY+merge s':>12} {'floor/conn.':>11}")
         for source, row in scale["load"]["sources"].items():
-            lines.append(f"  {source:<16} {row['rows']:>11,} {row['seconds']:>11.2f} "
+            lines.append(f"  {source:<16} {row['rows']:>11,} {row['seconds']:>11.2f} {row['cpu_s']:>12.2f} "
                          f"{_num(row['rows_per_s']):>9} {row['floor_copy_s']:>8.2f} "
                          f"{row['floor_copy_merge_s']:>12.2f} "
                          f"{_num(row['ratio_floor_connector'], '.2f'):>11}")
