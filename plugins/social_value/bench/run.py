@@ -76,7 +76,7 @@ def _source_of(table: str) -> str:
 
 
 def bench_scale(scale: scales.BenchScale, port: int, keep: bool, logs: Path, select: str | None,
-                progress: Progress) -> dict:
+                progress: Progress, build: bool = True) -> dict:
     progress(f"scale {scale.name}: {scale.employees:,} employees × {scale.months} months")
     db = database.create(f"bench_{scale.name.lower()}")
     progress(f"  database {db.name} created and set up")
@@ -108,6 +108,9 @@ def bench_scale(scale: scales.BenchScale, port: int, keep: bool, logs: Path, sel
                      f"{result['floor']['copy_merge_rows_per_s']:,.0f} rows/s; floor/connector "
                      f"{result['floor']['ratio_floor_connector']:.2f}")
 
+            if not build:
+                progress("  builds skipped (--skip-build)")
+                return result
             target = tmp_path / "dbt-target"
             progress("  full build: dbt build --full-refresh")
             full = dbt_build.build(db.transformer_url, target, True, tmp_path / "dbt-full.log", select)
@@ -179,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=None,
                         help="the simulator's port (default: a free one)")
     parser.add_argument("--select", help="dbt --select for both builds (default: the whole project)")
+    parser.add_argument("--skip-build", action="store_true",
+                        help="load and floor only: no dbt builds, no second day, no cosmos")
     parser.add_argument("--parse-runs", type=int, default=3,
                         help="fresh processes per DAG file for the parse time (0: skip)")
     args = parser.parse_args(argv)
@@ -192,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     port = args.port or sources.free_port()
     for scale in chosen:
         document["scales"][scale.name] = bench_scale(scale, port, args.keep, args.out.parent, args.select,
-                                                     progress)
+                                                     progress, build=not args.skip_build)
     if args.parse_runs:
         progress("DAG parse time")
         document["parse"] = dag_parse.measure(args.parse_runs, progress)
