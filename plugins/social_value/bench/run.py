@@ -57,6 +57,9 @@ class Progress:
 def _load(db: database.BenchDatabase, base_url: str, drops: Path, scale: scales.BenchScale,
           until: datetime) -> dict:
     env = {**database.environment(db), "SVW_BENCH_LOADER_URL": db.loader_url}
+    # The simulator builds a whole Viva Engage export before its first byte (at L, minutes on two
+    # shared cores), as a large network's real export does: wait for it rather than retry it.
+    env.setdefault("SVW_HTTP_TIMEOUT", "1200")
     result = subprocess.run(
         [sys.executable, "-m", "social_value.bench.load", "--base-url", base_url, "--drops", str(drops),
          "--until", until.isoformat(), "--history-days", str(scale.history_days(until))],
