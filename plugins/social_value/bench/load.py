@@ -75,6 +75,8 @@ def main() -> None:
         # cpu_s: the loader's own CPU time (all its threads); the rest of `seconds` it waited on
         # the source (HTTP) or on Postgres.
         results[name] = {"seconds": time.perf_counter() - begun, "cpu_s": time.process_time() - cpu,
+                         # the peak so far: where it rises names the source that raised it
+                         "peak_rss_mib_after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                          **_counts(summary)}
     print(json.dumps({
         "seconds": time.perf_counter() - started,
