@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SVW    := PYTHONPATH=plugins $(BIN)/python -m social_value
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint check manifest psql airflow env stop simulator gx-suites lock erase bench-memory clean docs
+.PHONY: help install demo test lint check manifest psql airflow env stop simulator gx-suites lock erase bench bench-memory clean docs
 
 help:
 	@echo "make demo     run the whole pipeline on the embedded default and show the result"
@@ -63,6 +63,12 @@ gx-suites: install
 
 lock: install
 	$(BIN)/uv pip compile requirements.in --python-version 3.11 --no-header --quiet -o requirements.lock
+
+# Load vs the database's floor, full vs incremental build, loader RSS, DAG parse time (docs/performance.md).
+# L takes long: `make bench SCALES=S,M` for a quicker run.
+SCALES ?= S,M,L
+bench: install
+	$(SVW) run $(BIN)/python -m social_value.bench.run --scales $(SCALES) --out reports/bench.json
 
 bench-memory: install
 	$(SVW) run $(BIN)/python -m social_value.bench.loader_memory --factor 10

@@ -42,8 +42,19 @@ def fetch_user_detail(base_url: str, token: str, day: date) -> Path:
 
 def read_report(path: Path) -> Iterator[dict]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        for row in csv.DictReader(handle):
-            yield {column_name(k): v for k, v in row.items() if k is not None}
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            return
+        names = [column_name(h) for h in header]  # once per file, not once per row
+        for values in reader:
+            if not values:
+                continue  # a blank line, which DictReader skips too
+            # As DictReader: a short row's missing fields are None, a long row's extras are dropped.
+            row = dict(zip(names, values, strict=False))
+            if len(values) < len(names):
+                row.update(dict.fromkeys(names[len(values):]))
+            yield row
 
 
 def is_concealed(row: dict) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import random
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from social_value.simulator import organisation
@@ -45,22 +45,36 @@ def _last_month_start(scale: Scale):
     return scale.end.replace(day=1, hour=0, minute=0, second=0)
 
 
-def write_ndjson(path: Path, scale: Scale, faults: Faults) -> None:
+def _local(moment: datetime | None) -> str | None:
+    """A bound as the events' own timestamp text (same offset), so strings compare in time order."""
+    return moment.astimezone(AMSTERDAM).isoformat() if moment else None
+
+
+def _within(events, since: datetime | None, until: datetime | None):
+    """The events in [since, until)."""
+    low, high = _local(since), _local(until)
+    for event in events:
+        if (not low or event["occurred_at"] >= low) and (not high or event["occurred_at"] < high):
+            yield event
+
+
+def write_ndjson(path: Path, scale: Scale, faults: Faults, since: datetime | None = None,
+                 until: datetime | None = None) -> None:
+    """Events before the last month (within [since, until) when given) as NDJSON."""
     cut = _last_month_start(scale)
     with path.open("w", encoding="utf-8", newline="\n") as out:
-        for event in events(scale):
-            if event["occurred_at"] < cut.astimezone(AMSTERDAM).isoformat():
-                out.write(json.dumps(event) + "\n")
+        for event in _within(events(scale), since, min(cut, until) if until else cut):
+            out.write(json.dumps(event) + "\n")
 
 
-def write_csv(path: Path, scale: Scale, faults: Faults) -> None:
-    cut = _last_month_start(scale).astimezone(AMSTERDAM).isoformat()
+def write_csv(path: Path, scale: Scale, faults: Faults, since: datetime | None = None,
+              until: datetime | None = None) -> None:
+    """Events of the last month (within [since, until) when given) as CSV."""
+    cut = _last_month_start(scale)
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=FIELDS)
         writer.writeheader()
-        for event in events(scale):
-            if event["occurred_at"] >= cut:
-                writer.writerow(event)
+        writer.writerows(_within(events(scale), max(cut, since) if since else cut, until))
 
 
 DROPS = {"activity_events/events-history.ndjson": write_ndjson,

@@ -272,6 +272,7 @@ def support_messages(scale: Scale) -> Iterator[dict]:
     owner_person = {user["Id"]: by_email.get(user["Email"].lower())
                     for user in world.salesforce_users(scale)}
     group_ids = [int(group["id"]) for group in organisation.groups(scale)]
+    spans = _spans(people)
     pending = []
     for deal in _deals(scale):
         if not deal.supported or deal.created > scale.end:
@@ -283,7 +284,7 @@ def support_messages(scale: Scale) -> Iterator[dict]:
         for _ in range(rnd.randint(1, 3)):
             at = deal.created + (latest - deal.created) * rnd.uniform(0.02, 0.9)
             at = max(at.replace(microsecond=0), deal.created + timedelta(seconds=1))
-            sender = _sender(rnd, owner_person.get(deal.owner_id), people, at)
+            sender = _sender(rnd, owner_person.get(deal.owner_id), spans, at)
             if sender is None:
                 continue
             pending.append((at, deal.n, int(sender["id"]), rnd.choice(group_ids), _body(rnd, deal.id)))
@@ -293,10 +294,19 @@ def support_messages(scale: Scale) -> Iterator[dict]:
         yield organisation._message(message_id, "", message_id, group_id, sender_id, body, at, "update")
 
 
-def _sender(rnd: random.Random, owner: dict | None, people: list[dict], at: datetime) -> dict | None:
+def _spans(people: list[dict]) -> list[tuple[dict, datetime, datetime]]:
+    """(person, joined, left or the end of time): membership tests without parsing, in order."""
+    never = datetime.max.replace(tzinfo=UTC)
+    return [(person, organisation._parse_ts(person["joined_at"]),
+             organisation._parse_ts(person["deleted_at"]) if person["deleted_at"] else never)
+            for person in people]
+
+
+def _sender(rnd: random.Random, owner: dict | None, spans: list[tuple[dict, datetime, datetime]],
+            at: datetime) -> dict | None:
     if owner and organisation._is_member(owner, at):
         return owner
-    members = [person for person in people if organisation._is_member(person, at)]
+    members = [person for person, joined, left in spans if joined <= at < left]
     return rnd.choice(members) if members else None
 
 

@@ -10,6 +10,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from itertools import accumulate
 
 DEPARTMENTS = ["Sales", "Delivery", "Consulting", "Finance", "HR", "Marketing", "IT", "Legal"]
 FIRST = ["Anna", "Bram", "Chloé", "Daan", "Eva", "Finn", "Greet", "Hugo", "Iris", "Joost", "Kim",
@@ -104,12 +106,14 @@ def messages(scale: Scale) -> Iterator[dict]:
     rnd = random.Random(f"{scale.seed}-messages")
     people = [(int(u["id"]), u) for u in users(scale)]
     weights = [rnd.choice([1, 1, 1, 2, 3, 8]) for _ in people]
+    # Cumulative once: `choices(people, weights)` would sum them on every draw (same draws).
+    cum_weights = list(accumulate(weights))
     group_ids = [int(g["id"]) for g in groups(scale)]
     next_id = 2_000_000_000
     day = scale.start
     while day <= scale.end:
         for _ in range(rnd.randint(0, max(1, scale.employees // 8))):
-            author_id, author = rnd.choices(people, weights)[0]
+            author_id, author = rnd.choices(people, cum_weights=cum_weights)[0]
             created = day + timedelta(minutes=rnd.randint(480, 1080))
             if not _is_member(author, created):
                 continue
@@ -119,7 +123,7 @@ def messages(scale: Scale) -> Iterator[dict]:
             yield _message(next_id, "", thread_id, group_id, author_id, body, created, kind, deleted)
             next_id += 1
             for n in range(rnd.choice([0, 0, 1, 1, 2, 3])):
-                replier_id, replier = rnd.choices(people, weights)[0]
+                replier_id, replier = rnd.choices(people, cum_weights=cum_weights)[0]
                 if kind == "question" and n == 0 and rnd.random() < 0.15:
                     replier_id, replier = author_id, author  # the asker adds to their own question
                 created += timedelta(minutes=rnd.randint(5, 60 * 30))
@@ -153,10 +157,15 @@ def _thread_starter(rnd: random.Random) -> tuple[str, str, bool]:
 
 
 def _is_member(user: dict, moment: datetime) -> bool:
-    joined = datetime.strptime(user["joined_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    joined = _parse_ts(user["joined_at"])
     left = user["deleted_at"]
-    return joined <= moment and not (
-        left and datetime.strptime(left, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) <= moment)
+    return joined <= moment and not (left and _parse_ts(left) <= moment)
+
+
+@lru_cache(maxsize=1 << 17)
+def _parse_ts(value: str) -> datetime:
+    """An export timestamp as a datetime; cached, as the same people are checked again and again."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def _message(msg_id: int, replied_to: str, thread_id: int, group_id: int, sender_id: int,

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from social_value.simulator import crm_world
 from social_value.simulator.api import Request, Response, json_response
@@ -116,7 +117,7 @@ def next_page(request: Request) -> Response:
 def _page(request: Request, version: str, locator: str, soql: str, include_deleted: bool, page_size: int,
           offset: int) -> Response:
     try:
-        object_name, fields, rows = run_soql(soql, request.scale, include_deleted, _as_of())
+        object_name, fields, rows = _cached_soql(soql, request.scale, include_deleted, _as_of())
     except QueryError as error:
         return error_response(error.code, str(error))
     faults = request.faults
@@ -159,6 +160,14 @@ def _with_format_faults(record: dict, object_name: str, index: int, faults) -> d
 def _as_of() -> datetime | None:
     value = os.environ.get("SVW_SIM_CRM_AS_OF")
     return datetime.fromisoformat(value).astimezone(UTC) if value else None
+
+
+@lru_cache(maxsize=4)
+def _cached_soql(soql: str, scale: Scale, include_deleted: bool, as_of: datetime | None
+                 ) -> tuple[str, list[str], list[dict]]:
+    """run_soql once per query: every page of a cursor slices the same result (as Salesforce's
+    cursor does), instead of evaluating the whole query again for each page."""
+    return run_soql(soql, scale, include_deleted, as_of)
 
 
 def run_soql(soql: str, scale: Scale, include_deleted: bool, as_of: datetime | None = None

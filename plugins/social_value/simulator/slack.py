@@ -11,6 +11,7 @@ import json
 import random
 import zipfile
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,7 +46,17 @@ def _ts(moment: datetime, n: int) -> str:
 
 
 def channel_messages(scale: Scale) -> dict[str, dict[str, list[dict]]]:
-    """channel → day → messages; small enough per day to build, generated day by day."""
+    """channel → day → messages, all of them (small scales and tests; the export streams)."""
+    out: dict[str, dict[str, list[dict]]] = defaultdict(dict)
+    for channel, day, messages in day_files(scale):
+        out[channel][day] = messages
+    return out
+
+
+def day_files(scale: Scale) -> Iterator[tuple[str, str, list[dict]]]:
+    """(channel, day, that day's messages in time order), day by day: a day is complete once the
+    next one starts (a reply lands on its thread's day or the one after), so only two days are
+    ever held in memory."""
     rnd = random.Random(f"{scale.seed}-slack")
     people = [m for m in members(scale) if not m["is_bot"]]
     bots = [m for m in members(scale) if m["is_bot"]]
@@ -95,11 +106,19 @@ def channel_messages(scale: Scale) -> dict[str, dict[str, list[dict]]]:
                 "type": "message", "subtype": "bot_message", "bot_id": "B0WEEKSTART",
                 "username": bots[1]["name"], "text": "Goedemorgen! Nieuwe week.",
                 "ts": _ts(day + timedelta(hours=8), counter)})
+        yield from _complete_days(out, day.strftime("%Y-%m-%d"))
         day += timedelta(days=1)
-    for channel in out.values():  # Slack writes each day's messages in time order
-        for messages in channel.values():
-            messages.sort(key=lambda m: float(m["ts"]))
-    return out
+    yield from _complete_days(out, "9999-12-31")
+
+
+def _complete_days(out: dict[str, dict[str, list[dict]]], last: str
+                   ) -> Iterator[tuple[str, str, list[dict]]]:
+    """Take every buffered day up to `last` out of `out`, in day then channel order."""
+    done = sorted((day, channel) for channel, days in out.items() for day in days if day <= last)
+    for day, channel in done:
+        messages = out[channel].pop(day)
+        messages.sort(key=lambda m: float(m["ts"]))  # Slack writes each day's messages in time order
+        yield channel, day, messages
 
 
 def _present(member: dict, moment: datetime) -> bool:
@@ -108,9 +127,13 @@ def _present(member: dict, moment: datetime) -> bool:
     return joined <= moment and not (left and left <= moment)
 
 
-def write_export(path: Path, scale: Scale, faults: Faults) -> None:
+def write_export(path: Path, scale: Scale, faults: Faults, since: datetime | None = None,
+                 until: datetime | None = None) -> None:
+    """The workspace export; with since/until, only the day files of [since, until) (an export of a
+    date range, as Slack's export dialog makes), users and channels always whole."""
     people = members(scale)
-    messages = channel_messages(scale)
+    low = since.strftime("%Y-%m-%d") if since else ""
+    high = until.strftime("%Y-%m-%d") if until else "9999-12-31"
     creator = people[0]["id"]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("users.json", json.dumps(
@@ -123,8 +146,8 @@ def write_export(path: Path, scale: Scale, faults: Faults) -> None:
              "purpose": {"value": f"Kanaal {name}", "creator": creator, "last_set": 0}}
             for n, name in enumerate(CHANNELS)]))
         archive.writestr("integration_logs.json", "[]")
-        for channel, days in sorted(messages.items()):
-            for day, day_messages in sorted(days.items()):
+        for channel, day, day_messages in day_files(scale):
+            if low <= day < high:
                 archive.writestr(f"{channel}/{day}.json", json.dumps(day_messages, ensure_ascii=False))
 
 

@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from social_value.simulator import survey_world as sw
@@ -164,11 +165,13 @@ def wire_response(response: sw.SurveyResponse, faults: Faults, base_url: str) ->
     return record
 
 
-def matching(scale: Scale, start: datetime | None, end: datetime | None) -> list[sw.SurveyResponse]:
-    """Responses in the bulk endpoint's order (date_modified ascending) within the window."""
+@lru_cache(maxsize=4)
+def matching(scale: Scale, start: datetime | None, end: datetime | None) -> tuple[sw.SurveyResponse, ...]:
+    """Responses in the bulk endpoint's order (date_modified ascending) within the window; cached,
+    as every page of one window asks for the same list."""
     chosen = [r for r in sw.responses(scale, "surveymonkey")
               if (start is None or r.modified >= start) and (end is None or r.modified < end)]
-    return sorted(chosen, key=lambda r: (r.modified, r.n))
+    return tuple(sorted(chosen, key=lambda r: (r.modified, r.n)))
 
 
 def _parse_when(text: str | None) -> datetime | None:
