@@ -23,7 +23,6 @@ import argparse
 import json
 import logging
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,12 +50,10 @@ def bare_build(log_path: Path) -> float:
 
 
 def cosmos_build(log_path: Path) -> dict:
-    from social_value.cli import _airflow_db, latest_run
+    from social_value.cli import _airflow_db, _logged, latest_run
 
-    airflow = str(Path(sys.executable).with_name("airflow"))
     started = time.perf_counter()
-    with log_path.open("w") as log:
-        subprocess.run([airflow, "dags", "test", DAG_ID], stdout=log, stderr=subprocess.STDOUT, check=False)
+    _logged([str(Path(sys.executable).with_name("airflow")), "dags", "test", DAG_ID], log_path)
     wall = time.perf_counter() - started
     run_id, state = latest_run(DAG_ID)
     if state != "success":
@@ -75,12 +72,11 @@ def cosmos_build(log_path: Path) -> dict:
 
 def _prepare() -> None:
     """The Airflow metadata schema and the manifest the DAG renders from (both idempotent)."""
-    from social_value.cli import LOG_DIR, parse_manifest
+    from social_value.cli import LOG_DIR, _logged, parse_manifest
 
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    with (LOG_DIR / "bench-airflow-db-migrate.log").open("w") as log:
-        subprocess.run([str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
-                       stdout=log, stderr=subprocess.STDOUT, check=True)
+    _logged([str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+            LOG_DIR / "bench-airflow-db-migrate.log")
     parse_manifest()
 
 
