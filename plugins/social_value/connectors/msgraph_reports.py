@@ -60,3 +60,11 @@ def read_report(path: Path) -> Iterator[dict]:
 def is_concealed(row: dict) -> bool:
     """Tenants that conceal names show 32-hex hashes instead of principal names."""
     return bool(CONCEALED.fullmatch(row.get("user_principal_name") or ""))
+
+
+def count_concealed(conn, stage) -> int:
+    """Rows of a stage (a psycopg sql.Identifier) whose principal name is concealed, as is_concealed."""
+    from psycopg import sql  # the report readers above need no database driver
+
+    return conn.execute(sql.SQL("select count(*) from {} where user_principal_name ~ '^[0-9A-Fa-f]{{32}}$'"
+                                ).format(stage)).fetchone()[0]

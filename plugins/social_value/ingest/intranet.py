@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from social_value import erasure, loader
+from social_value import bulk_copy, erasure, loader
 from social_value.connectors import activity_events
 from social_value.connectors import msgraph_reports as msgraph
 from social_value.connectors import slack_export as slack
@@ -66,10 +66,13 @@ def ingest_viva_engage(warehouse_url: str, source: SourceConnection, until: date
                         if member not in present:
                             log.warning("load %s: %s is not in this export", load_id, member)
                             continue
-                        records = erased.skip(export.read_csv(archive, member), member,
-                                              *EXPORT_PEOPLE[member])
-                        rows = loader.tagged(f"{zip_path.name}:{member}", records)
-                        stats = loader.merge_batch(conn, table, rows, load_id, SOURCE)
+                        people = EXPORT_PEOPLE[member]
+                        stats, stage = loader.BatchStats(), loader.Stage(conn, table, load_id, SOURCE)
+                        bulk_copy.land_csv(
+                            stage, f"{zip_path.name}:{member}", lambda m=member: archive.open(m),
+                            lambda m=member: erased.skip(export.read_csv(archive, m), m, *EXPORT_PEOPLE[m]),
+                            stats)
+                        bulk_copy.finish(stage, stats, erased, member, *people)
                         summary["tables"][table.name] = {**stats.counts(),
                                                          "skipped_erased": erased.skipped[member]}
                         log.info("load %s: %s read %d, changed %d, quarantined %d", load_id, member,
@@ -103,9 +106,19 @@ def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime
         with loader.recorded_load(conn, "msgraph", (first_day, last_day)) as load_id:
             summary = {"load_id": load_id, "first_day": first_day.isoformat(),
                        "last_day": last_day.isoformat(), "days": 0, "concealed_rows": 0, "tables": {}}
-            # Every day streams into one COPY and one merge (a merge per day cost more than the rows).
-            rows = _daily_reports(source, first_day, last_day, erased, summary)
-            stats = loader.merge_batch(conn, table, rows, load_id, "msgraph")
+            # Every day's file is COPYed whole into one stage, merged once (a merge per day cost
+            # more than the rows); a day Postgres refuses is landed row by row.
+            stats, stage = loader.BatchStats(), loader.Stage(conn, table, load_id, "msgraph")
+            for day, path in _daily_reports(source, first_day, last_day):
+                origin = f"graph:{day.isoformat()}"
+                with path.open("rb") as handle:
+                    landed = bulk_copy.copy_csv(stage, handle, origin, stats, msgraph.column_name)
+                if not landed:
+                    rows = erased.skip(msgraph.read_report(path), "report", "user_principal_name")
+                    stage.copy_records(loader.tagged(origin, rows), stats)
+                summary["days"] += 1
+            summary["concealed_rows"] = msgraph.count_concealed(conn, stage.ident)
+            bulk_copy.finish(stage, stats, erased, "report", "user_principal_name")
             if summary["concealed_rows"]:
                 log.warning("load %s: %d report rows have concealed names (32-hex hashes): they count in "
                             "'ALL' likes and reads but cannot be joined to a person", load_id,
@@ -121,10 +134,10 @@ def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime
             return summary
 
 
-def _daily_reports(source: SourceConnection, first_day: date, last_day: date,
-                   erased: erasure.ErasedPeople, summary: dict) -> Iterator[tuple[str, dict]]:
-    """(origin, row) of every day's report in day order, erased people skipped; the next day
-    downloads while this one is read, so the source's latency overlaps the loader's work."""
+def _daily_reports(source: SourceConnection, first_day: date, last_day: date
+                   ) -> Iterator[tuple[date, Path]]:
+    """(day, downloaded report) in day order, each file deleted once the caller moves on; the next
+    day downloads while this one is landed, so the source's latency overlaps the loader's work."""
     days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-prefetch") as pool:
         pending = pool.submit(msgraph.fetch_user_detail, source.base_url, source.token, days[0]) \
@@ -134,20 +147,11 @@ def _daily_reports(source: SourceConnection, first_day: date, last_day: date,
             pending = pool.submit(msgraph.fetch_user_detail, source.base_url, source.token, days[n + 1]) \
                 if n + 1 < len(days) else None
             try:
-                rows = erased.skip(_counting_concealed(msgraph.read_report(path), summary), "report",
-                                   "user_principal_name")
-                yield from loader.tagged(f"graph:{day.isoformat()}", rows)
+                yield day, path
             finally:
                 path.unlink(missing_ok=True)
-            summary["days"] += 1
         if pending is not None:  # the reader stopped early: let the download finish, drop its file
             pending.result().unlink(missing_ok=True)
-
-
-def _counting_concealed(rows, summary: dict):
-    for row in rows:
-        summary["concealed_rows"] += msgraph.is_concealed(row)
-        yield row
 
 
 def ingest_slack_drop(warehouse_url: str, drop_dir: Path, schema: str = slack.SCHEMA,
