@@ -20,7 +20,10 @@ seeded per scale; the Viva Engage export's members carry zipfile's fixed 1980-01
 clock; Salesforce's locators and SurveyMonkey's page links are functions of the query. The one
 state a route keeps is Salesforce's cursor table: a cached `nextRecordsUrl` page is answered
 without its locator being open, so there a cursor never expires (SVW_SIM_SF_LOCATOR_TTL is in the
-key, so a test that expires cursors never meets entries made under another TTL). Graph's 302 to
+key, so a test that expires cursors never meets entries made under another TTL). The other side
+of it: a query's first page served from the cache opens no locator, so in a fresh server process
+a later page missing from the cache answers 400 INVALID_QUERY_LOCATOR, as an expired cursor does
+(a cache is meant to be filled whole, as the benchmark's warm-up does). Graph's 302 to
 the download URL is not a 200 and is generated each time (a string: nothing to save).
 """
 
