@@ -94,16 +94,16 @@ def scratch_schema(make_schema) -> str:
 
 @pytest.fixture
 def serve_simulator(env):
-    """Start simulators over real HTTP on free ports: `serve_simulator(scale, faults="")` returns
-    (base_url, token); every server started is stopped after the test."""
+    """Start simulators over real HTTP on free ports: `serve_simulator(scale, faults="",
+    cache_dir=None)` returns (base_url, token); every server started is stopped after the test."""
     from social_value.simulator import server
     from social_value.simulator.api import Faults
 
     servers = []
 
-    def start(scale, faults: str = "") -> tuple[str, str]:
+    def start(scale, faults: str = "", cache_dir: Path | None = None) -> tuple[str, str]:
         token = "test-token-" + uuid.uuid4().hex
-        httpd = server.serve(0, token, scale, Faults.parse(faults))
+        httpd = server.serve(0, token, scale, Faults.parse(faults), cache_dir)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         servers.append(httpd)
         return f"http://127.0.0.1:{httpd.server_address[1]}", token

@@ -47,9 +47,31 @@ def test_bench_driver_writes_every_figure(env, tmp_path, warehouse_url):
         assert build[kind]["status"] == "success" and build[kind]["seconds"] > 0, build[kind]
     assert build["ratio_incremental_full"] > 0
     assert "cosmos" in scale
+    # The HTTP sources were served from the simulator's cache, warmed before the clock started, and
+    # both timed loads asked only for what the warm-up had asked for (a miss would add an entry).
+    assert document["source"] == "warm cache"
+    source = scale["source"]
+    assert source["served"] == "warm cache" and source["warmup_loads"] == 2
+    assert source["warmup_s"] > 0 and source["cache_entries"] > 0 and source["cache_bytes"] > 0
+    assert source["timed_load_misses"] == 0 and source["one_more_day_misses"] == 0
     # Its database is dropped afterwards.
     with psycopg.connect(warehouse_url) as conn:
         assert conn.execute("select 1 from pg_database where datname = 'bench_20x2'").fetchone() is None
+
+
+def test_bench_cold_source_times_the_generating_simulator(env, tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "social_value.bench.run", "--scales", "20x2", "--out", str(out),
+         "--parse-runs", "0", "--skip-build", "--cold-source"],
+        cwd=ROOT, env={**os.environ, "SVW_SIMULATOR_CACHE_DIR": str(tmp_path / "ignored")},
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    document = json.loads(out.read_text())
+    scale = document["scales"]["20x2"]
+    assert document["source"] == scale["source"]["served"] == "generated (--cold-source)"
+    assert scale["load"]["rows"] > 0 and "build" not in scale
+    assert not (tmp_path / "ignored").exists()  # cold means no cache, whatever the environment says
 
 
 def test_dag_parse_probe_times_one_file_in_a_fresh_process(env):

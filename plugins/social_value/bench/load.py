@@ -3,6 +3,7 @@ simulator for Viva Engage, Graph, Salesforce and SurveyMonkey, the drop folder f
 events and Qualtrics. Runs in a child process of its own so its peak RSS is the loader's alone.
 
     python -m social_value.bench.load --base-url URL --drops DIR --until ISO --history-days N
+        [--sources viva_engage,msgraph,...]
 
 The warehouse login comes from SVW_BENCH_LOADER_URL (the loader role), the bearer token from
 SVW_SOURCE_TOKEN. Prints one JSON line: seconds and counts per source (from the request that starts
@@ -30,6 +31,8 @@ SCHEMAS = {
     "surveymonkey": "raw_surveymonkey",
     "qualtrics": "raw_qualtrics",
 }
+# The sources read over HTTP from the simulator (the rest read the drop folder).
+HTTP_SOURCES = ("viva_engage", "msgraph", "salesforce", "surveymonkey")
 
 
 def _loaders(args: argparse.Namespace):
@@ -66,8 +69,15 @@ def main() -> None:
     parser.add_argument("--drops", required=True)
     parser.add_argument("--until", required=True, type=datetime.fromisoformat)
     parser.add_argument("--history-days", type=int, default=28)
+    parser.add_argument("--sources", help="comma-separated subset to load, in the usual order "
+                        "(default: every source)")
     args = parser.parse_args()
     loaders = _loaders(args)  # imports the connectors before the clock starts
+    if args.sources:
+        chosen = set(args.sources.split(","))
+        if chosen - set(loaders):
+            parser.error(f"unknown source(s): {', '.join(sorted(chosen - set(loaders)))}")
+        loaders = {name: load for name, load in loaders.items() if name in chosen}
     results, started = {}, time.perf_counter()
     for name, load in loaders.items():
         begun, cpu = time.perf_counter(), time.process_time()

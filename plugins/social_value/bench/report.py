@@ -30,6 +30,12 @@ def table(document: dict) -> str:
     for name, scale in document["scales"].items():
         lines.append("")
         lines.append(f"{name}: per source (first load, until {scale['first_until']})")
+        origin = scale.get("source") or {}
+        served = origin.get("served", "generated")
+        if "warmup_s" in origin:
+            served += (f", warmed untimed in {origin['warmup_s']:.1f}s ({origin['cache_entries']:,} "
+                       f"answers; not in it during the timed load: {origin.get('timed_load_misses', 0)})")
+        lines.append(f"  HTTP sources served from: {served}")
         lines.append(f"  {'source':<16} {'rows':>11} {'connector s':>11} {'loader CPU s':>12} {'rows/s':>9} "
                      f"{'COPY s':>8} {'COPY+merge s':>12} {'floor/conn.':>11}")
         for source, row in scale["load"]["sources"].items():

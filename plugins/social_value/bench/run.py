@@ -1,12 +1,16 @@
 """The benchmark: load throughput against the database's own floor, full against incremental build
 time, the loader's peak RSS and DAG parse time, measured side by side in one run per scale.
 
-    python -m social_value.bench.run [--scales S,M,L] [--out reports/bench.json] [--keep]
+    python -m social_value.bench.run [--scales S,M,L] [--out reports/bench.json] [--keep] [--cold-source]
 
 For each scale (S the demo, M 2,000 × 12, L 20,000 × 12; or EMPLOYEESxMONTHS) in a database of its
 own (bench_<scale>, dropped afterwards unless --keep) on the same Postgres, with the simulator at
 that scale on its own port and its file drops in a temporary folder:
 
+0. warm-up (untimed; not with --cold-source): the HTTP sources' loads of steps 1 and 4 once, so
+   the simulator keeps every answer they ask for in its response cache; then the database is
+   created afresh. The timed loads read a source that answers at once, not the simulator (a
+   Python test double on the same cores) generating its data;
 1. load: every source through the real connectors (real HTTP, the drop folder) as the loader role,
    with `until` the simulated end minus one day, in a child process (its peak RSS is the loader's);
 2. floor: per landing table, the loaded rows dumped to a local file, then a bare COPY into an empty
@@ -38,8 +42,9 @@ import psycopg
 
 from social_value import runtime
 from social_value.bench import cosmos_hook, dag_parse, database, dbt_build, floor, report, scales, sources
-from social_value.bench.load import SCHEMAS
+from social_value.bench.load import HTTP_SOURCES, SCHEMAS
 from social_value.settings import PROJECT_ROOT
+from social_value.simulator import response_cache
 
 # Tables whose rows are activity (the ≥ 10 million at L): Graph's daily rows, events, messages.
 ACTIVITY_TABLES = ("raw_msgraph.", "raw_activity_events.events", "raw_viva_engage.messages",
@@ -55,15 +60,16 @@ class Progress:
 
 
 def _load(db: database.BenchDatabase, base_url: str, drops: Path, scale: scales.BenchScale,
-          until: datetime) -> dict:
+          until: datetime, only: tuple[str, ...] = ()) -> dict:
     env = {**database.environment(db), "SVW_BENCH_LOADER_URL": db.loader_url}
     # The simulator builds a whole Viva Engage export before its first byte (at L, minutes on two
     # shared cores), as a large network's real export does: wait for it rather than retry it.
     env.setdefault("SVW_HTTP_TIMEOUT", "1200")
-    result = subprocess.run(
-        [sys.executable, "-m", "social_value.bench.load", "--base-url", base_url, "--drops", str(drops),
-         "--until", until.isoformat(), "--history-days", str(scale.history_days(until))],
-        env=env, capture_output=True, text=True)
+    command = [sys.executable, "-m", "social_value.bench.load", "--base-url", base_url, "--drops", str(drops),
+               "--until", until.isoformat(), "--history-days", str(scale.history_days(until))]
+    if only:
+        command += ["--sources", ",".join(only)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"the load failed:\n{result.stderr[-4000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -78,8 +84,30 @@ def _source_of(table: str) -> str:
     return next(name for name, owned in SCHEMAS.items() if owned == schema)
 
 
+def _warm_up(db: database.BenchDatabase, base_url: str, drops: Path, scale: scales.BenchScale,
+             second_load: bool, cache: Path, progress: Progress) -> tuple[database.BenchDatabase, dict]:
+    """Make every request the timed loads will make, untimed, so the simulator has each answer in
+    its cache: the HTTP sources' first load (until the end minus a day) and, when the one-more-day
+    load follows, their second (until the end) on top of it, as the timed loads will ask. Then the
+    scale's database is created afresh, so the timed load starts from exactly the state it would
+    without a warm-up. Returns the new database and what to record."""
+    progress(f"  warming the source cache: {', '.join(HTTP_SOURCES)} loaded once, untimed"
+             + (", both loads" if second_load else ""))
+    started = time.perf_counter()
+    _load(db, base_url, drops, scale, scale.first_until, HTTP_SOURCES)
+    if second_load:
+        _load(db, base_url, drops, scale, scale.final_until, HTTP_SOURCES)
+    seconds = time.perf_counter() - started
+    db = database.create(db.name)
+    entries, size = response_cache.entries(cache)
+    progress(f"  source cache warm: {entries:,} answers, {size / 2**20:,.1f} MiB in {seconds:.1f}s; "
+             f"database {db.name} created afresh")
+    return db, {"served": "warm cache", "warmup_s": seconds, "warmup_loads": 2 if second_load else 1,
+                "cache_entries": entries, "cache_bytes": size}
+
+
 def bench_scale(scale: scales.BenchScale, port: int, keep: bool, logs: Path, select: str | None,
-                progress: Progress, build: bool = True) -> dict:
+                progress: Progress, build: bool = True, warm: bool = True) -> dict:
     progress(f"scale {scale.name}: {scale.employees:,} employees × {scale.months} months")
     db = database.create(f"bench_{scale.name.lower()}")
     progress(f"  database {db.name} created and set up")
@@ -88,16 +116,23 @@ def bench_scale(scale: scales.BenchScale, port: int, keep: bool, logs: Path, sel
                     "final_until": scale.final_until.isoformat()}
     try:
         with (tempfile.TemporaryDirectory(prefix=f"svw-bench-{scale.name}-") as tmp,
-              sources.simulator(scale, port) as base_url):
-            tmp_path, drops = Path(tmp), Path(tmp) / "drops"
+              sources.simulator(scale, port, Path(tmp) / "source-cache" if warm else None) as base_url):
+            tmp_path, drops, cache = Path(tmp), Path(tmp) / "drops", Path(tmp) / "source-cache"
             progress(f"  simulator serving on {base_url}; writing the file drops up to "
                      f"{scale.first_until.date()}")
             started = time.perf_counter()
             size = sources.write_drops(drops, scale, None, scale.first_until)
             result["drops"] = {"bytes": size, "seconds": time.perf_counter() - started}
-            progress(f"  drops written: {size / 2**20:,.1f} MiB in {result['drops']['seconds']:.1f}s; "
-                     "loading every source (child process)")
+            progress(f"  drops written: {size / 2**20:,.1f} MiB in {result['drops']['seconds']:.1f}s")
+            if warm:
+                db, result["source"] = _warm_up(db, base_url, drops, scale, build, cache, progress)
+            else:
+                result["source"] = {"served": "generated (--cold-source)"}
+            progress("  loading every source (child process)")
             loaded = _load(db, base_url, drops, scale, scale.first_until)
+            if warm:  # an answer missing from the cache is generated and stored: new entries are misses
+                counted = response_cache.entries(cache)[0]
+                result["source"]["timed_load_misses"] = counted - result["source"]["cache_entries"]
             counts = database.raw_row_counts(db.owner_url)
             for name, row in loaded["sources"].items():
                 progress(f"  load {name}: {row['read']:,} rows read in {row['seconds']:.1f}s")
@@ -123,6 +158,8 @@ def bench_scale(scale: scales.BenchScale, port: int, keep: bool, logs: Path, sel
                      f"{scale.final_until.date()}")
             sources.write_drops(drops, scale, scale.first_until, None)
             again = _load(db, base_url, drops, scale, scale.final_until)
+            if warm:
+                result["source"]["one_more_day_misses"] = response_cache.entries(cache)[0] - counted
             result["one_more_day"] = {
                 "seconds": again["seconds"], "peak_rss_mib": again["peak_rss_mib"],
                 **{key: sum(s[key] for s in again["sources"].values()) for key in ("read", "changed")},
@@ -189,18 +226,23 @@ def main(argv: list[str] | None = None) -> None:
                         help="load and floor only: no dbt builds, no second day, no cosmos")
     parser.add_argument("--parse-runs", type=int, default=3,
                         help="fresh processes per DAG file for the parse time (0: skip)")
+    parser.add_argument("--cold-source", action="store_true",
+                        help="no warm-up: time the loads against the simulator generating every answer")
     args = parser.parse_args(argv)
     chosen = scales.parse(args.scales)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     runtime.apply_env()
     progress = Progress()
-    document: dict = {"select": args.select, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    document: dict = {"select": args.select,
+                      "source": "generated (--cold-source)" if args.cold_source else "warm cache",
+                      "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                       "command": " ".join(["python -m social_value.bench.run", *(argv or sys.argv[1:])]),
                       "machine": _machine(os.environ["SVW_WAREHOUSE_URL"]), "scales": {}}
     port = args.port or sources.free_port()
     for scale in chosen:
         document["scales"][scale.name] = bench_scale(scale, port, args.keep, args.out.parent, args.select,
-                                                     progress, build=not args.skip_build)
+                                                     progress, build=not args.skip_build,
+                                                     warm=not args.cold_source)
     if args.parse_runs:
         progress("DAG parse time")
         document["parse"] = dag_parse.measure(args.parse_runs, progress)

@@ -1,5 +1,6 @@
 """The sources at a benchmark scale: the simulator's HTTP server in a process of its own on its own
-port, and its file drops written into a folder, up to a day or from a day on."""
+port (answering from a response cache when given one), and its file drops written into a folder,
+up to a day or from a day on."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from social_value.bench.scales import BenchScale
-from social_value.simulator import drops
+from social_value.simulator import drops, response_cache
 
 
 def free_port() -> int:
@@ -24,12 +25,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def simulator(scale: BenchScale, port: int) -> Iterator[str]:
-    """Serve the simulator at `scale` on 127.0.0.1:`port`; yields its base URL once it listens."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "social_value.simulator.server", "--port", str(port), "--employees",
-         str(scale.employees), "--months", str(scale.months), "--seed", str(scale.seed), "--faults", ""],
-        env=os.environ, stdout=subprocess.PIPE, text=True)
+def simulator(scale: BenchScale, port: int, cache_dir: Path | None = None) -> Iterator[str]:
+    """Serve the simulator at `scale` on 127.0.0.1:`port`; yields its base URL once it listens.
+    With `cache_dir` it keeps its answers there and serves repeated requests from them
+    (simulator/response_cache.py); without, it generates every answer, whatever the environment says."""
+    command = [sys.executable, "-m", "social_value.simulator.server", "--port", str(port), "--employees",
+               str(scale.employees), "--months", str(scale.months), "--seed", str(scale.seed), "--faults", ""]
+    if cache_dir:
+        command += ["--cache-dir", str(cache_dir)]
+    env = {k: v for k, v in os.environ.items() if k != response_cache.CACHE_DIR_VARIABLE}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     try:
         # The server prints its one line after binding; a taken port ends it before that.
         if "listening" not in (process.stdout.readline() if process.stdout else ""):

@@ -5,6 +5,10 @@ the connectors send. Transport faults are applied here to every route alike, det
 the enabled ones, in the order 429 (with Retry-After), 500, 503, timeout (a stall longer than a
 client should wait), truncate (a body cut short), each take the next request to a path, so with
 all five on, requests 1 to 5 of each path fail once each. Retrying connectors recover from all.
+
+With a cache directory (`--cache-dir`, SVW_SIMULATOR_CACHE_DIR; off by default) answers are kept
+on disk and repeated requests are served from there without generating them again
+(simulator/response_cache.py); the faults apply to cached answers alike.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from social_value.simulator import msgraph, organisation, salesforce, surveymonkey, viva_engage
 from social_value.simulator.api import Faults, Request, Response, json_response
+from social_value.simulator.response_cache import CACHE_DIR_VARIABLE, CachedResponse, ResponseCache
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,7 @@ class Handler(BaseHTTPRequestHandler):
     scale = organisation.Scale()
     token = ""
     faults = Faults()
+    cache: ResponseCache | None = None
     seen: ClassVar[Counter] = Counter()  # requests per path, for the deterministic faults
     lock: ClassVar[threading.Lock] = threading.Lock()
 
@@ -63,6 +70,15 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault == "timeout":
             time.sleep(TIMEOUT_STALL_SECONDS)
+        key = self.cache.key(method, self.path, self.headers) if self.cache else None
+        if key:
+            cached = self.cache.get(key)
+            if cached:
+                try:
+                    self._send_cached(cached, truncate=fault == "truncate")
+                finally:
+                    cached.close()
+                return
         request = Request(method, url.path, parse_qs(url.query), self.headers, self.scale, self.faults,
                           f"http://{self.headers.get('Host', '127.0.0.1')}")
         for pattern, handler in ROUTES:
@@ -70,6 +86,8 @@ class Handler(BaseHTTPRequestHandler):
             if match:
                 request.match = match
                 response = handler(request)
+                if key and response.status == 200:
+                    self.cache.put(key, response)  # whole, even when this answer is cut short
                 if fault == "truncate" and response.status == 200:
                     self._send(response, truncate=True)
                 else:
@@ -87,12 +105,26 @@ class Handler(BaseHTTPRequestHandler):
         # A truncated body promises more bytes than it sends, as a dropped connection does.
         self.wfile.write(response.body[: len(response.body) // 2] if truncate else response.body)
 
+    def _send_cached(self, cached: CachedResponse, truncate: bool = False) -> None:
+        """As _send, the body streamed from the cache file to the socket (never read into memory)."""
+        self.send_response(cached.status)
+        self.send_header("Content-Type", cached.content_type)
+        self.send_header("Content-Length", str(cached.length))
+        for name, value in cached.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        count = cached.length // 2 if truncate else cached.length
+        if count:
+            self.connection.sendfile(cached.file, cached.offset, count)
 
-def serve(port: int, token: str, scale: organisation.Scale, faults: Faults | None = None
-          ) -> ThreadingHTTPServer:
+
+def serve(port: int, token: str, scale: organisation.Scale, faults: Faults | None = None,
+          cache_dir: Path | str | None = None) -> ThreadingHTTPServer:
+    """The simulator's server (not yet serving); with `cache_dir`, answers are cached there."""
+    faults = faults or Faults()
     handler = type("BoundHandler", (Handler,), {
-        "scale": scale, "token": token, "faults": faults or Faults(), "seen": Counter(),
-        "lock": threading.Lock()})
+        "scale": scale, "token": token, "faults": faults, "seen": Counter(), "lock": threading.Lock(),
+        "cache": ResponseCache(cache_dir, scale, faults) if cache_dir else None})
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     return server
@@ -106,6 +138,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=organisation.Scale.seed)
     parser.add_argument("--faults", default=os.environ.get("SVW_SIM_FAULTS", ""),
                         help="comma-separated fault switches (see simulator/api.py)")
+    parser.add_argument("--cache-dir", default=os.environ.get(CACHE_DIR_VARIABLE) or None,
+                        help="answer repeated requests from responses kept in this folder "
+                             f"(simulator/response_cache.py; default ${CACHE_DIR_VARIABLE}, else off)")
     args = parser.parse_args()
     token = os.environ.get("SVW_SOURCE_TOKEN")
     if not token:
@@ -113,8 +148,9 @@ def main() -> None:
                          "the connectors send")
     logging.basicConfig(level=logging.WARNING)
     server = serve(args.port, token, organisation.Scale(args.employees, args.months, args.seed),
-                   Faults.parse(args.faults))
-    print(f"simulator listening on http://127.0.0.1:{args.port}", flush=True)
+                   Faults.parse(args.faults), args.cache_dir)
+    cached = f", answers cached in {args.cache_dir}" if args.cache_dir else ""
+    print(f"simulator listening on http://127.0.0.1:{args.port}{cached}", flush=True)
     server.serve_forever()
 
 
