@@ -64,12 +64,11 @@ def _copy(stage: loader.Stage, handle: BinaryIO, origin: str, rename: Callable[[
     conn = stage.conn
     conn.execute(sql.SQL("alter table {} alter column _origin set default {}").format(
         stage.ident, sql.Literal(origin)))
-    unknown = [col for col in columns if col in stage.unknown.values()]
-    options = sql.SQL("format csv")
-    if unknown:  # keeps "" apart from "not in this file" (NULL) for _extra
-        options += sql.SQL(", force_not_null ({})").format(sql.SQL(", ").join(map(sql.Identifier, unknown)))
-    statement = sql.SQL("copy {} ({}) from stdin ({})").format(
-        stage.ident, sql.SQL(", ").join(map(sql.Identifier, columns)), options)
+    # force_not_null: an empty field is "" as in the row path, and NULL means "not in this file"
+    # (left out of _extra and of a quarantined row's payload); the merge makes "" NULL.
+    listed = sql.SQL(", ").join(map(sql.Identifier, columns))
+    statement = sql.SQL("copy {} ({}) from stdin (format csv, force_not_null ({}))").format(
+        stage.ident, listed, listed)
     with conn.cursor() as cur:
         with cur.copy(statement) as copy:
             for chunk in _checked(handle):
@@ -122,7 +121,7 @@ def quarantine_keyless(stage: loader.Stage, stats: loader.BatchStats) -> None:
     reason = sql.SQL("case {} end").format(sql.SQL(" ").join(
         sql.SQL("when coalesce({}, '') = '' then {}").format(
             sql.Identifier(c), sql.Literal(f"missing key column {c!r}")) for c in table.key))
-    payload = sql.SQL("jsonb_build_object({})::text").format(sql.SQL(", ").join(
+    payload = sql.SQL("jsonb_strip_nulls(jsonb_build_object({}))::text").format(sql.SQL(", ").join(
         sql.SQL("{}, {}").format(sql.Literal(name), sql.Identifier(col))
         for name, col in [*((c, c) for c in table.columns), *stage.unknown.items()]))
     count = conn.execute(sql.SQL(

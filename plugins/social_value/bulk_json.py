@@ -5,9 +5,9 @@ row of a temporary table (`doc jsonb` plus the caller's own text columns: origin
 PostgreSQL's text format, escaped byte for byte (backslash, tab, line breaks), so what Postgres
 parses is exactly the source's bytes. One SQL statement per batch then turns the documents into the
 landing table's stage (`loader.Stage`), using `text_of` and `extra_of` below, which give the text
-the row-by-row readers give (`slack_export._text`, `salesforce._text`, …), with two differences that keep the value:
-a number keeps its written form (`1.50`, where Python's float gives `1.5`) and a nested object's
-keys come in jsonb's order.
+the row-by-row readers give (`slack_export._text`, `salesforce._text`, …), with two differences
+that keep the value: a number keeps its written form (`1.50`, where Python's float gives `1.5`)
+and a nested object's keys come in jsonb's order.
 
 Postgres refuses what the row path would quarantine (invalid JSON or UTF-8, `\\u0000`): the COPY
 fails inside its savepoint, nothing of the batch stays, and the caller lands the batch row by row.
