@@ -1,7 +1,9 @@
 """Land source records in raw_<source> schemas: COPY into a temporary table, merge on the key.
 
 One batch is one transaction: the rows, the load's bookkeeping and the watermark they cover become
-visible together or not at all. Rows are streamed, never held in memory as a whole.
+visible together or not at all. Rows are streamed, never held in memory as a whole. Rows come into
+the stage one by one here (checked and cleaned in Python), or as whole files parsed by Postgres
+(bulk_copy, bulk_json: the fast path, which falls back to this one for any file it refuses).
 Every raw row carries the load that last changed it, when, and where it came from (file/page).
 Columns the source sends that we do not know are kept in `_extra` (jsonb), never dropped.
 """
