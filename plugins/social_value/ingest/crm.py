@@ -104,12 +104,13 @@ class _PageFiles:
 
     def replay(self) -> Iterator[tuple[str, list[dict]]]:
         """Every page as the row path reads it: the downloaded ones, then any not fetched yet."""
-        page: dict = {"done": True}
+        page = None
         for path, file in self.files:
             page = salesforce.read_page(path, file)
             yield path, page["records"]
-        if (path := salesforce.next_path(page)) is not None:
-            yield from salesforce.follow_pages(self.source, path, None)
+        rest = self.pending if page is None else (salesforce.next_path(page), None)
+        if rest is not None and rest[0] is not None:
+            yield from salesforce.follow_pages(self.source, *rest)
 
     def delete(self) -> None:
         for _, file in self.files:

@@ -25,6 +25,7 @@ from psycopg import sql
 from social_value import loader
 from social_value.connectors import qualtrics as qx
 from social_value.connectors import surveymonkey as sm
+from social_value.ingest import qualtrics_copy
 from social_value.loader import QuarantineError, RawTable
 
 log = logging.getLogger(__name__)
@@ -226,13 +227,7 @@ def _load_file(conn: psycopg.Connection, tables: dict[str, RawTable], path: Path
         total.quarantined += 1
         return {"format": None, "rows_read": 0, "rows_quarantined": 0, "status": "rejected",
                 "error": str(error)}
-    # Rejected rows are quarantined once, with the responses; the answers pass passes them over.
-    responses = loader.merge_batch(conn, tables["responses"], (
-        (origin, row if isinstance(row, loader.Rejected) else qx.response_record(row))
-        for origin, row in qx.read_rows(path)), load_id, QUALTRICS)
-    answers = loader.merge_batch(conn, tables["answers"], (
-        (origin, answer) for origin, row in qx.read_rows(path) if isinstance(row, dict)
-        for answer in qx.answer_records(row)), load_id, QUALTRICS)
+    responses, answers = qualtrics_copy.land_export(conn, tables, path, header, load_id)
     questions = loader.merge_batch(conn, tables["questions"],
                                    loader.tagged(name, qx.question_records(name, header)), load_id, QUALTRICS)
     for table, stats in (("responses", responses), ("answers", answers), ("questions", questions)):
