@@ -5,7 +5,7 @@ columns, the dates as ISO-8601 UTC) and unpivots the other columns into answers.
 The export's two or three header rows are read in Python (qualtrics.read_header, as before) and
 skipped by byte offset. Row by row (qualtrics.read_rows) stays the path for any export Postgres
 refuses (a row of another width, a NUL byte, invalid UTF-8, a blank line) or the checks decline
-(a row without ResponseId, a date in a form other than those below): that path quarantines exactly
+(a row without ResponseId, a date in a form time_sql does not read): that path quarantines exactly
 the rows that are wrong. Nothing of a refused export stays: it all runs in one savepoint.
 """
 
@@ -21,15 +21,11 @@ from psycopg import sql
 
 from social_value import bulk_copy, bulk_json, loader
 from social_value.connectors import qualtrics as qx
+from social_value.ingest import time_sql
 
 SOURCE = "qualtrics"
 WIDE = sql.Identifier("_qualtrics_export")
 BREAKS = re.compile(rb"\r\n|\r|\n")  # line ends as the csv module counts them (newline="")
-# Date forms parse_time reads, by shape (digits as 9, '+' as '-'): ISO without a zone (read as
-# UTC), ISO with one, and 2018/05/31 23:32:58 +0000; no fractions (parse_time would keep them).
-NAIVE = ["9999-99-99 99:99:99", "9999-99-99T99:99:99"]
-ZONED = [*(f"{base}{zone}" for base in NAIVE for zone in ("Z", "-99:99", "-9999")),
-         "9999/99/99 99:99:99 -9999"]
 
 
 def land_export(conn: psycopg.Connection, tables: dict[str, loader.RawTable], path: Path,
@@ -72,7 +68,7 @@ def _fill(conn: psycopg.Connection, stages: dict[str, loader.Stage], path: Path,
     _check(conn, names)
     rows = _source(path.name, names, header_lines)
     responses = conn.execute(_responses_sql(stages["responses"], names, rows),
-                             {"naive": NAIVE, "zoned": ZONED}).rowcount
+                             time_sql.PARAMS).rowcount
     unpivot = _answers_sql(stages["answers"], names, rows)
     answers = conn.execute(unpivot).rowcount if unpivot else 0
     conn.execute(sql.SQL("drop table {}").format(WIDE))
@@ -103,35 +99,11 @@ def _check(conn: psycopg.Connection, names: tuple[str, ...]) -> None:
     key = _col(names.index("ResponseId"))
     dates = [_col(names.index(c)) for c in qx.DATE_COLUMNS if c in names]
     unreadable = sql.SQL(" or ").join([sql.SQL("coalesce({}, '') = ''").format(key), *(
-        sql.SQL("({0} <> '' and not {1})").format(c, _readable(c)) for c in dates)])
+        sql.SQL("({0} <> '' and not {1})").format(c, time_sql.readable(c)) for c in dates)])
     bad = conn.execute(sql.SQL("select count(*) from {} where {}").format(WIDE, unreadable),
-                       {"naive": NAIVE, "zoned": ZONED}).fetchone()[0]
+                       time_sql.PARAMS).fetchone()[0]
     if bad:
         raise bulk_copy.DeclinedError(f"{bad} row(s) without ResponseId or with a date in another form")
-
-
-def _shape(value: sql.Composable) -> sql.Composable:
-    return sql.SQL("translate({}, '0123456789+', '9999999999-')").format(value)
-
-
-def _in_range(value: sql.Composable) -> sql.Composable:
-    return sql.SQL("substr({0}, 12, 2) <= '23' and substr({0}, 15, 2) <= '59' and substr({0}, 18, 2) <= '59'"
-                   ).format(value)
-
-
-def _readable(value: sql.Composable) -> sql.Composable:
-    return sql.SQL("({} = any(%(naive)s::text[] || %(zoned)s::text[]) and {})").format(
-        _shape(value), _in_range(value))
-
-
-def _utc_text(value: sql.Composable) -> sql.Composable:
-    """parse_time's text for the forms _readable admits (an impossible date makes Postgres refuse
-    the cast, and the export goes row by row, where parse_time quarantines it)."""
-    return sql.SQL(
-        "case when coalesce({0}, '') = '' then null "
-        "when {1} = any(%(naive)s::text[]) then to_char({0}::timestamp, {2}) || '+00:00' "
-        "else to_char(replace({0}, '/', '-')::timestamptz at time zone 'UTC', {2}) || '+00:00' end").format(
-            value, _shape(value), sql.Literal('YYYY-MM-DD"T"HH24:MI:SS'))
 
 
 def _source(file: str, names: tuple[str, ...], header_lines: int) -> sql.Composable:
@@ -149,7 +121,7 @@ def _responses_sql(stage: loader.Stage, names: tuple[str, ...], rows: sql.Compos
     values = [_col(names.index(c)) for c in columns]
     for column, normalised in qx.DATE_COLUMNS.items():
         columns.append(normalised)
-        values.append(_utc_text(sql.SQL("w.{}").format(_col(names.index(column)))) if column in names
+        values.append(time_sql.utc_text(sql.SQL("w.{}").format(_col(names.index(column)))) if column in names
                       else sql.NULL)
     return sql.SQL("insert into {} ({}, _origin) select {}, _origin from {} as w order by _seq").format(
         stage.ident, sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(values), rows)
