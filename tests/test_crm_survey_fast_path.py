@@ -195,6 +195,26 @@ def test_salesforce_keyless_record_and_erased_user_as_row_by_row(
     assert fast_state == row_state
 
 
+def test_salesforce_page_that_is_not_whole_json_is_fetched_again(
+        warehouse_url, conn, make_schema, recorded_server, spy_rows, forget_salesforce_marks):
+    users = [{"attributes": {"type": "User"}, "Id": "005A", "Email": "a@example.org",
+              "SystemModstamp": "2026-10-01T10:00:00.000+0000"}]
+    served = []
+
+    def route(path, query):
+        records = users if " FROM User " in query["q"] else []
+        body = json.dumps({"totalSize": len(records), "done": True, "records": records})
+        served.append(records is users)
+        if records is users and served.count(True) == 1:
+            return 200, body.replace('"Email"', '"Email" "') + "}"  # cut inside, yet ends like JSON
+        return 200, body
+
+    summary = crm.ingest_salesforce(warehouse_url, sf.SalesforceSource(recorded_server(route), "t"), UNTIL,
+                                    schema=make_schema())
+    assert spy_rows == ["User"] and served.count(True) == 2, "refused by Postgres, then fetched again"
+    assert summary["tables"]["users"]["changed"] == 1
+
+
 # ---------------------------------------------------------------- Qualtrics
 
 QUALTRICS_TABLES = {"responses": '"ResponseId"', "answers": '"ResponseId", field'}

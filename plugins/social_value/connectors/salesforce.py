@@ -161,7 +161,7 @@ def follow_pages(source: SalesforceSource, path: str, params: dict | None
                  ) -> Iterator[tuple[str, list[dict]]]:
     """(page URL path, records) from the page at `path` on, through each nextRecordsUrl."""
     while True:
-        page = query_result(path, _get(source, path, params))
+        page = get_page(source, path, params)
         yield path, page["records"]
         path, params = next_path(page), None
         if path is None:
@@ -228,14 +228,20 @@ def fetch_page(source: SalesforceSource, path: str, params: dict | None) -> Path
         raise SourceError(explain(str(error))) from error
 
 
-def read_page(path: str, file: Path) -> dict:
-    """A downloaded page parsed and checked as query_pages does (the row-by-row path)."""
+def read_page(path: str, file: Path) -> dict | None:
+    """A downloaded page parsed and checked as query_pages does (the row-by-row path); None if it
+    is not whole JSON (the caller fetches it again, with get_page's retries)."""
     with file.open("rb") as body:
         try:
             page = json.load(body)
-        except ValueError as bad:
-            raise SourceError(f"Salesforce {path}: not a complete JSON document ({bad})") from bad
+        except ValueError:
+            return None
     return query_result(path, _checked_body(path, page))
+
+
+def get_page(source: SalesforceSource, path: str, params: dict | None) -> dict:
+    """One query page over HTTP, checked (a body that is not whole JSON is retried)."""
+    return query_result(path, _get(source, path, params))
 
 
 def _ends_whole(file: Path) -> None:

@@ -115,14 +115,15 @@ class SurveyMonkey:
         except SourceError as error:
             raise SourceError(_explain(str(error), url)) from error
 
-    def read(self, path_or_url: str, file: Path) -> dict:
-        """A downloaded body parsed and checked as get() does."""
+    def read(self, path_or_url: str, file: Path) -> dict | None:
+        """A downloaded body parsed and checked as get() does; None if it is not whole JSON (the
+        caller gets it again, with get()'s retries)."""
         url = self._on_base(path_or_url)
         with file.open("rb") as body:
             try:
                 data = json.load(body)
-            except ValueError as bad:
-                raise SourceError(f"GET {url}: not a complete JSON document ({bad})") from bad
+            except ValueError:
+                return None
         if not isinstance(data, dict):
             raise SourceError(f"GET {url.split('?')[0]}: expected a JSON object, got {type(data).__name__}")
         return data

@@ -4,6 +4,10 @@ Each object is read with `queryAll` for SystemModstamp in (watermark − OVERLAP
 and deletions (IsDeleted true) since the last load arrive; merging on Id makes the overlap and any
 rerun harmless. All objects, the load's bookkeeping and every object's new watermark (the newest
 SystemModstamp seen) commit in one transaction: a load that dies half-way leaves nothing behind.
+
+Each query page reaches Postgres as bytes (a jsonb document) and SQL makes the object's rows; the
+pages stay on disk until the object has landed, so an object Postgres or a check refuses is landed
+row by row from the same pages, quarantining exactly what is wrong (see _land_object).
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ class _PageFiles:
 
     def __init__(self, source: SalesforceSource, soql: str) -> None:
         self.source = source
-        self.files: list[tuple[str, Path]] = []
+        self.files: list[tuple[str, dict | None, Path]] = []
         self.pending: tuple[str, dict | None] | None = (salesforce.query_path(source), {"q": soql})
 
     def fetch(self) -> tuple[str, Path] | None:
@@ -95,8 +99,8 @@ class _PageFiles:
             return None
         path, params = self.pending
         self.pending = None
-        self.files.append((path, salesforce.fetch_page(self.source, path, params)))
-        return self.files[-1]
+        self.files.append((path, params, salesforce.fetch_page(self.source, path, params)))
+        return path, self.files[-1][2]
 
     def follow(self, path: str | None) -> None:
         """The next page of the one just fetched (None: it was the last)."""
@@ -105,15 +109,16 @@ class _PageFiles:
     def replay(self) -> Iterator[tuple[str, list[dict]]]:
         """Every page as the row path reads it: the downloaded ones, then any not fetched yet."""
         page = None
-        for path, file in self.files:
-            page = salesforce.read_page(path, file)
+        for path, params, file in self.files:
+            # A page Postgres refused for not being whole JSON is fetched again, with retries.
+            page = salesforce.read_page(path, file) or salesforce.get_page(self.source, path, params)
             yield path, page["records"]
         rest = self.pending if page is None else (salesforce.next_path(page), None)
         if rest is not None and rest[0] is not None:
             yield from salesforce.follow_pages(self.source, *rest)
 
     def delete(self) -> None:
-        for _, file in self.files:
+        for *_, file in self.files:
             file.unlink(missing_ok=True)
 
 

@@ -3,8 +3,11 @@
 Both land in one load and one transaction: rows, quarantined records, bookkeeping and the
 watermark (SurveyMonkey) or the file register (Qualtrics) become visible together or not at all.
 
-SurveyMonkey response pages are spooled to a temporary file first (flat memory, and no transaction
-stays open while a page is retried), then merged table by table. Responses are merged on their id,
+A survey's SurveyMonkey response pages are COPYed as documents and turned into response and answer
+rows by Postgres (surveymonkey_copy); a survey Postgres refuses, and every survey's details, are
+read in Python and spooled to temporary files (flat memory). Both then merge table by table, and a
+Qualtrics export's rows are COPYed whole (qualtrics_copy), or read row by row if refused. Responses
+are merged on their id,
 answers on (response id, question id, row/choice key); a response that is loaded again replaces
 its answers, so an answer the respondent removed does not linger.
 """

@@ -53,7 +53,9 @@ class ResponsePages:
 
         def get(url: str, params: dict | None) -> dict:
             held = next(spooled, None)
-            return self.client.read(*held) if held else self.client.get(url, params)
+            body = self.client.read(*held) if held else None
+            # A page Postgres refused for not being whole JSON is fetched again, with retries.
+            return body if body is not None else self.client.get(url, params)
 
         return self.client.response_pages(self.survey_id, self.since, self.until, get)
 
