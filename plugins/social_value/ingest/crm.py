@@ -147,12 +147,16 @@ def _fill(conn: psycopg.Connection, stage: loader.Stage, obj: SObject, pages: _P
 
 
 def _next_page(conn: psycopg.Connection, docs: bulk_json.JsonDocs) -> str | None:
-    """Paging of the page just COPYed, read by Postgres: Python never parses the records."""
-    kind, records, done, url = conn.execute(sql.SQL(
-        "select jsonb_typeof(doc), jsonb_typeof(doc -> 'records'), (doc -> 'done')::text, "
-        "(doc -> 'nextRecordsUrl')::text from {} order by _seq desc limit 1").format(docs.ident)).fetchone()
-    if kind != "object" or records != "array":
-        raise bulk_copy.DeclinedError("not a query result")  # the row path raises the source error
+    """Paging of the page just COPYed, read by Postgres: Python never parses the records. One
+    jsonb_each reads the top level (each `doc ->` would fetch the whole page from TOAST again);
+    on a body that is not an object it fails, and the row path raises the source's error."""
+    fields = dict(conn.execute(sql.SQL(
+        "select key, case when key = 'records' then jsonb_typeof(value) else value::text end "
+        "from {0}, jsonb_each(doc) where _seq = (select max(_seq) from {0}) "
+        "and key in ('records', 'done', 'nextRecordsUrl')").format(docs.ident)).fetchall())
+    if fields.get("records") != "array":
+        raise bulk_copy.DeclinedError("not a query result")
+    done, url = fields.get("done"), fields.get("nextRecordsUrl")
     return salesforce.next_of(True if done is None else json.loads(done), url and json.loads(url))
 
 

@@ -89,7 +89,8 @@ def _fill(conn: psycopg.Connection, stages: dict[str, loader.Stage], pages: Resp
 
 
 def _copy_pages(conn: psycopg.Connection, docs: bulk_json.JsonDocs, pages: ResponsePages) -> list[str]:
-    """COPY every page, following links.next as read by Postgres; returns each page's origin."""
+    """COPY every page, following links.next as read by Postgres (one jsonb_each of the top level:
+    each `doc ->` would fetch the page from TOAST again); returns each page's origin."""
     url, params = pages.client.responses_request(pages.survey_id, pages.since, pages.until)
     origins: list[str] = []
     seen: set[str] = set()
@@ -97,14 +98,15 @@ def _copy_pages(conn: psycopg.Connection, docs: bulk_json.JsonDocs, pages: Respo
         file = pages.fetch(url, params)
         with docs:
             docs.add(file.read_bytes(), None)
-        kind, data, links, page, link = conn.execute(sql.SQL(
-            "select jsonb_typeof(doc), jsonb_typeof(doc -> 'data'), jsonb_typeof(doc -> 'links'), "
-            "(doc -> 'page')::text, (doc -> 'links' -> 'next')::text from {} order by _seq desc limit 1"
-        ).format(docs.ident)).fetchone()
-        if kind != "object" or data != "array" or links not in (None, "object", "null"):
+        fields = dict(conn.execute(sql.SQL(
+            "select key, case when key = 'data' then jsonb_typeof(value) else value::text end "
+            "from {0}, jsonb_each(doc) where _seq = (select max(_seq) from {0}) "
+            "and key in ('data', 'page', 'links')").format(docs.ident)).fetchall())
+        links = json.loads(fields.get("links") or "null")
+        if fields.get("data") != "array" or (links and not isinstance(links, dict)):
             raise bulk_copy.DeclinedError("not a page of responses")  # the row path says why
-        origins.append(pages.client.origin(url, "?" if page is None else json.loads(page)))
-        url, params = sm.next_url(origins[-1], {"next": link and json.loads(link)}, seen), None
+        origins.append(pages.client.origin(url, json.loads(fields["page"]) if "page" in fields else "?"))
+        url, params = sm.next_url(origins[-1], links, seen), None
     return origins
 
 
