@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import MappingProxyType
 
-from social_value.connectors.http import SourceError, get_json
+from social_value.connectors.http import SourceError, download, get_json
 from social_value.settings import ConfigError
 
 DEFAULT_API_VERSION = "60.0"
@@ -146,20 +147,42 @@ def parse_datetime(value: object) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else None
 
 
+def query_path(source: SalesforceSource, include_deleted: bool = True) -> str:
+    return f"/services/data/v{source.config.api_version}/{'queryAll' if include_deleted else 'query'}"
+
+
 def query_pages(source: SalesforceSource, soql: str, include_deleted: bool = True
                 ) -> Iterator[tuple[str, list[dict]]]:
     """(page URL path, records) for each page of the result, fetched only when the last is used."""
-    version = source.config.api_version
-    path = f"/services/data/v{version}/{'queryAll' if include_deleted else 'query'}"
-    params: dict | None = {"q": soql}
+    return follow_pages(source, query_path(source, include_deleted), {"q": soql})
+
+
+def follow_pages(source: SalesforceSource, path: str, params: dict | None
+                 ) -> Iterator[tuple[str, list[dict]]]:
+    """(page URL path, records) from the page at `path` on, through each nextRecordsUrl."""
     while True:
-        page = _get(source, path, params)
-        if not isinstance(page, dict) or not isinstance(page.get("records"), list):
-            raise SourceError(f"Salesforce {path}: not a query result: {json.dumps(page)[:200]}")
+        page = get_page(source, path, params)
         yield path, page["records"]
-        if page.get("done", True) or not page.get("nextRecordsUrl"):
+        path, params = next_path(page), None
+        if path is None:
             return
-        path, params = page["nextRecordsUrl"], None
+
+
+def query_result(path: str, page: object) -> dict:
+    """The page if it is a query result (an object with a records list); else a SourceError."""
+    if not isinstance(page, dict) or not isinstance(page.get("records"), list):
+        raise SourceError(f"Salesforce {path}: not a query result: {json.dumps(page)[:200]}")
+    return page
+
+
+def next_path(page: Mapping) -> str | None:
+    """The next page's path, or None when the result is done."""
+    return next_of(page.get("done", True), page.get("nextRecordsUrl"))
+
+
+def next_of(done: object, next_records_url: object) -> str | None:
+    """Paging as Salesforce states it: `done` (absent: true) and `nextRecordsUrl`."""
+    return None if done or not next_records_url else next_records_url
 
 
 def query(source: SalesforceSource, soql: str, include_deleted: bool = True) -> Iterator[dict]:
@@ -171,16 +194,61 @@ def query(source: SalesforceSource, soql: str, include_deleted: bool = True) -> 
 
 def records(source: SalesforceSource, obj: SObject, since: datetime | None = None,
             until: datetime | None = None) -> Iterator[tuple[str, dict[str, str | None]]]:
-    """(origin, record keyed by landing column) for one object's changes in (since, until].
+    """(origin, record keyed by landing column) for one object's changes in (since, until]."""
+    return records_of(obj, query_pages(source, obj.soql(since, until)))
+
+
+def records_of(obj: SObject, pages: Iterable[tuple[str, list[dict]]]
+               ) -> Iterator[tuple[str, dict[str, str | None]]]:
+    """(origin, record keyed by landing column) of an object's query pages.
 
     Fields the mapping does not know (schema drift) keep their source name, so the loader keeps them
     in `_extra`; a mapped field the response lacks is absent (lands as NULL).
     """
     rename = {source_field: column for column, source_field in obj.fields.items()}
-    for n, (path, page) in enumerate(query_pages(source, obj.soql(since, until)), start=1):
-        origin = f"{obj.name} page {n} ({path.split('?')[0]})"
+    for n, (path, page) in enumerate(pages, start=1):
+        origin = page_origin(obj, n, path)
         for record in page:
             yield origin, {rename.get(key, key): value for key, value in as_text(record).items()}
+
+
+def page_origin(obj: SObject, n: int, path: str) -> str:
+    return f"{obj.name} page {n} ({path.split('?')[0]})"
+
+
+def fetch_page(source: SalesforceSource, path: str, params: dict | None) -> Path:
+    """One query page downloaded to a file (the caller deletes it), for Postgres to parse.
+
+    Only the end of the body is checked here (a cut body is retried); a page that is still not
+    whole JSON is refused by Postgres, and its batch then reads the file with read_page.
+    """
+    try:
+        return download(source.base_url.rstrip("/") + path, source.token, params, validate=_ends_whole)
+    except SourceError as error:
+        raise SourceError(explain(str(error))) from error
+
+
+def read_page(path: str, file: Path) -> dict | None:
+    """A downloaded page parsed and checked as query_pages does (the row-by-row path); None if it
+    is not whole JSON (the caller fetches it again, with get_page's retries)."""
+    with file.open("rb") as body:
+        try:
+            page = json.load(body)
+        except ValueError:
+            return None
+    return query_result(path, _checked_body(path, page))
+
+
+def get_page(source: SalesforceSource, path: str, params: dict | None) -> dict:
+    """One query page over HTTP, checked (a body that is not whole JSON is retried)."""
+    return query_result(path, _get(source, path, params))
+
+
+def _ends_whole(file: Path) -> None:
+    with file.open("rb") as body:
+        body.seek(max(0, file.stat().st_size - 64))
+        if not body.read().rstrip().endswith((b"}", b"]")):
+            raise ValueError("the body does not end a JSON document")
 
 
 def as_text(record: Mapping[str, object]) -> dict[str, str | None]:
@@ -220,6 +288,10 @@ def _get(source: SalesforceSource, path: str, params: dict | None) -> object:
         body = get_json(source.base_url.rstrip("/") + path, source.token, params)
     except SourceError as error:
         raise SourceError(explain(str(error))) from error
+    return _checked_body(path, body)
+
+
+def _checked_body(path: str, body: object) -> object:
     if isinstance(body, list):  # an error array on a 2xx answer: never data
         raise SourceError(explain(f"Salesforce {path}: {json.dumps(body)[:300]}"))
     return body

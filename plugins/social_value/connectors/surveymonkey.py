@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from social_value.connectors import http
@@ -83,39 +84,87 @@ class SurveyMonkey:
     def details(self, survey_id: str) -> dict:
         return self.get(f"/v3/surveys/{survey_id}/details")
 
-    def response_pages(self, survey_id: str, since: datetime | None, until: datetime | None
+    def response_pages(self, survey_id: str, since: datetime | None, until: datetime | None,
+                       get: Callable[[str, dict | None], dict] | None = None
                        ) -> Iterator[tuple[str, list[dict]]]:
-        """(origin, responses) per page of responses modified in [since, until), oldest first."""
+        """(origin, responses) per page of responses modified in [since, until), oldest first;
+        `get` (default: over HTTP) answers each page's request."""
+        for origin, body in self._pages(*self.responses_request(survey_id, since, until), get):
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise SourceError(f"{origin}: the page has no data list (keys: {', '.join(sorted(body))})")
+            yield origin, data
+
+    def responses_request(self, survey_id: str, since: datetime | None, until: datetime | None
+                          ) -> tuple[str, dict]:
+        """The path and query of the first page of responses modified in [since, until)."""
         params: dict[str, object] = {"per_page": self.per_page, "page": 1, "sort_by": "date_modified",
                                      "sort_order": "ASC"}
         if since:
             params["start_modified_at"] = _api_time(since)
         if until:
             params["end_modified_at"] = _api_time(until)
-        for origin, body in self._pages(f"/v3/surveys/{survey_id}/responses/bulk", params):
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise SourceError(f"{origin}: the page has no data list (keys: {', '.join(sorted(body))})")
-            yield origin, data
+        return f"/v3/surveys/{survey_id}/responses/bulk", params
 
-    def _pages(self, path: str, params: dict) -> Iterator[tuple[str, dict]]:
+    def fetch(self, path_or_url: str, params: dict | None) -> Path:
+        """A page's body downloaded to a file (the caller deletes it), for Postgres to parse; only
+        its end is checked here (a cut body is retried), Postgres refuses what is not JSON."""
+        url = self._on_base(path_or_url)
+        try:
+            return http.download(url, self.token, params, validate=_ends_whole)
+        except SourceError as error:
+            raise SourceError(_explain(str(error), url)) from error
+
+    def read(self, path_or_url: str, file: Path) -> dict | None:
+        """A downloaded body parsed and checked as get() does; None if it is not whole JSON (the
+        caller gets it again, with get()'s retries)."""
+        url = self._on_base(path_or_url)
+        with file.open("rb") as body:
+            try:
+                data = json.load(body)
+            except ValueError:
+                return None
+        if not isinstance(data, dict):
+            raise SourceError(f"GET {url.split('?')[0]}: expected a JSON object, got {type(data).__name__}")
+        return data
+
+    def origin(self, url: str, page: object) -> str:
+        return f"{urlsplit(self._on_base(url)).path}?page={page}"
+
+    def _pages(self, path: str, params: dict, get: Callable[[str, dict | None], dict] | None = None
+               ) -> Iterator[tuple[str, dict]]:
         url: str | None = path
         query: dict | None = params
         seen: set[str] = set()
         while url:
-            body = self.get(url, query)
-            origin = f"{urlsplit(self._on_base(url)).path}?page={body.get('page', '?')}"
+            body = (get or self.get)(url, query)
+            origin = self.origin(url, body.get("page", "?"))
             yield origin, body
-            url, query = (body.get("links") or {}).get("next"), None
-            if url in seen:  # a server that links a page to itself would loop for ever
-                raise SourceError(f"{origin}: links.next repeats {url}")
-            if url:
-                seen.add(url)
+            url, query = next_url(origin, body.get("links"), seen), None
+
 
     def _on_base(self, path_or_url: str) -> str:
         parts = urlsplit(path_or_url)
         query = f"?{parts.query}" if parts.query else ""
         return f"{self.base_url}{parts.path}{query}"
+
+
+def next_url(origin: str, links: object, seen: set[str]) -> str | None:
+    """The next page from a page's `links` (noted in `seen`); a link back to a page already read
+    is an error, as a server that links a page to itself would loop for ever."""
+    url = (links or {}).get("next")
+    if url in seen:
+        raise SourceError(f"{origin}: links.next repeats {url}")
+    if url:
+        seen.add(url)
+    return url
+
+
+def _ends_whole(file: Path) -> None:
+    with file.open("rb") as body:
+        body.seek(max(0, file.stat().st_size - 64))
+        if not body.read().rstrip().endswith(b"}"):
+            raise ValueError("the body does not end a JSON object")
 
 
 def _api_time(moment: datetime) -> str:

@@ -3,8 +3,11 @@
 Both land in one load and one transaction: rows, quarantined records, bookkeeping and the
 watermark (SurveyMonkey) or the file register (Qualtrics) become visible together or not at all.
 
-SurveyMonkey response pages are spooled to a temporary file first (flat memory, and no transaction
-stays open while a page is retried), then merged table by table. Responses are merged on their id,
+A survey's SurveyMonkey response pages are COPYed as documents and turned into response and answer
+rows by Postgres (surveymonkey_copy); a survey Postgres refuses, and every survey's details, are
+read in Python and spooled to temporary files (flat memory). Both then merge table by table, and a
+Qualtrics export's rows are COPYed whole (qualtrics_copy), or read row by row if refused. Responses
+are merged on their id,
 answers on (response id, question id, row/choice key); a response that is loaded again replaces
 its answers, so an answer the respondent removed does not linger.
 """
@@ -22,9 +25,10 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from social_value import loader
+from social_value import bulk_copy, loader
 from social_value.connectors import qualtrics as qx
 from social_value.connectors import surveymonkey as sm
+from social_value.ingest import qualtrics_copy, surveymonkey_copy
 from social_value.loader import QuarantineError, RawTable
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 SURVEYMONKEY = "surveymonkey"
 QUALTRICS = "qualtrics"
 SURVEYMONKEY_CONN_ID = "surveymonkey"
+FAST_TABLES = ("responses", "answers")
 OVERLAP = timedelta(days=1)  # late edits near the window's end are read again; merging absorbs them
 
 
@@ -80,22 +85,32 @@ def ingest_surveymonkey(warehouse_url: str, source: SurveyMonkeySource, until: d
                  until.isoformat())
         spool = _Spool(Path(tmp), list(tables))
         rejected = {name: 0 for name in tables}
+        # Responses and answers of surveys landed by Postgres go straight into these stages; the
+        # rest (details, and surveys landed row by row) is spooled and joins them at the end.
+        stages = {name: loader.Stage(conn, tables[name], load_id, SURVEYMONKEY) for name in FAST_TABLES}
+        fast = {name: 0 for name in FAST_TABLES}
         try:
             for survey_id in survey_ids:
                 watermark = loader.get_watermark(conn, SURVEYMONKEY, _stream(schema, survey_id))
                 since = watermark - OVERLAP if watermark else None
                 summary["surveys"][survey_id] = _spool_survey(
-                    conn, client, survey_id, since, until, spool, rejected, load_id)
+                    conn, client, survey_id, since, until, spool, rejected, load_id, stages, fast)
         finally:
             spool.close()
         total = loader.BatchStats()
+        keys = _AnswerKeys(conn, spool)
         for name, table in tables.items():
-            stats = loader.BatchStats(read=rejected[name], quarantined=rejected[name])
-            loader.merge_batch(conn, table, spool.read(name), load_id, SURVEYMONKEY, stats)
+            stats = loader.BatchStats(read=rejected[name] + fast.get(name, 0), quarantined=rejected[name])
+            if name in stages:
+                stages[name].copy_records(spool.read(name), stats)
+                bulk_copy.quarantine_keyless(stages[name], stats)
+                keys.add(stages[name])
+                stages[name].merge(stats)
+            else:
+                loader.merge_batch(conn, table, spool.read(name), load_id, SURVEYMONKEY, stats)
             summary["tables"][name] = stats.counts()
             _add(total, stats)
-        summary["tables"]["answers"]["removed"] = _remove_stale_answers(
-            conn, tables["answers"], spool)
+        summary["tables"]["answers"]["removed"] = keys.remove_stale(tables["answers"])
         for name, counts in summary["tables"].items():
             log.info("load %s: %s.%s %s", load_id, schema, name, counts)
         for survey_id in survey_ids:
@@ -116,8 +131,9 @@ def _add(total: loader.BatchStats, stats: loader.BatchStats) -> None:
 
 def _spool_survey(conn: psycopg.Connection, client: sm.SurveyMonkey, survey_id: str,
                   since: datetime | None, until: datetime, spool: _Spool, rejected: dict[str, int],
-                  load_id: int) -> dict:
-    """Write one survey's details and response pages to the spool; quarantine what cannot land."""
+                  load_id: int, stages: dict[str, loader.Stage], fast: dict[str, int]) -> dict:
+    """One survey: its details to the spool, its response pages landed by Postgres into `stages`
+    (counted in `fast`) or, if refused, row by row to the spool; quarantines what cannot land."""
     details = client.details(survey_id)
     decoder = sm.Decoder.from_details(details)
     origin = f"/v3/surveys/{survey_id}/details"
@@ -126,8 +142,27 @@ def _spool_survey(conn: psycopg.Connection, client: sm.SurveyMonkey, survey_id: 
         spool.write("questions", origin, record)
     for record in sm.choice_records(details):
         spool.write("choices", origin, record)
+    pages_read = surveymonkey_copy.ResponsePages(client, survey_id, since, until)
+    try:
+        landed = surveymonkey_copy.land_pages(conn, stages, pages_read, decoder)
+        if landed:
+            pages, responses, fast["answers"] = landed[0], landed[1], fast["answers"] + landed[2]
+            fast["responses"] += responses
+        else:
+            log.info("survey %s: response pages land row by row", survey_id)
+            pages, responses = _spool_responses(conn, pages_read.replay(), decoder, spool, rejected, load_id)
+    finally:
+        pages_read.delete()
+    log.info("survey %s: %d responses on %d pages modified %s → %s", survey_id, responses, pages,
+             since.isoformat() if since else "ever", until.isoformat())
+    return {"window_start": since.isoformat() if since else None, "pages": pages, "responses": responses}
+
+
+def _spool_responses(conn: psycopg.Connection, response_pages, decoder: sm.Decoder, spool: _Spool,
+                     rejected: dict[str, int], load_id: int) -> tuple[int, int]:
+    """The row path: each response and answer checked in Python, then spooled or quarantined."""
     pages = responses = 0
-    for page_origin, data in client.response_pages(survey_id, since, until):
+    for page_origin, data in response_pages:
         pages += 1
         for response in data:
             responses += 1
@@ -146,31 +181,42 @@ def _spool_survey(conn: psycopg.Connection, client: sm.SurveyMonkey, survey_id: 
                     rejected["answers"] += 1
                 else:
                     spool.write("answers", page_origin, answer)
-    log.info("survey %s: %d responses on %d pages modified %s → %s", survey_id, responses, pages,
-             since.isoformat() if since else "ever", until.isoformat())
-    return {"window_start": since.isoformat() if since else None, "pages": pages, "responses": responses}
+    return pages, responses
 
 
 def _as_json(payload: object) -> str:
     return json.dumps(payload, ensure_ascii=False, default=str)
 
 
-def _remove_stale_answers(conn: psycopg.Connection, answers: RawTable, spool: _Spool) -> int:
-    """Delete answers of the responses just loaded that this load no longer holds."""
-    conn.execute("create temporary table _survey_answer_keys (response_id text not null, "
-                 "question_id text, answer_key text) on commit drop")
-    with conn.cursor() as cur, cur.copy("copy _survey_answer_keys from stdin") as copy:
-        for _, record in spool.read("responses"):
-            copy.write_row([record["id"], None, None])
-        for _, record in spool.read("answers"):
-            copy.write_row([record["response_id"], record["question_id"], record["answer_key"]])
-    removed = conn.execute(sql.SQL(
-        "delete from {answers} a where a.response_id in (select response_id from _survey_answer_keys) "
-        "and not exists (select 1 from _survey_answer_keys k where k.response_id = a.response_id "
-        "and k.question_id = a.question_id and k.answer_key = a.answer_key)").format(
-            answers=answers.ident())).rowcount
-    conn.execute("drop table _survey_answer_keys")
-    return removed
+class _AnswerKeys:
+    """The responses this load holds and their answers' keys: what it no longer holds of those
+    responses is deleted once all is merged (spooled records count as read, as before)."""
+
+    def __init__(self, conn: psycopg.Connection, spool: _Spool) -> None:
+        self.conn = conn
+        conn.execute("create temporary table _survey_answer_keys (response_id text not null, "
+                     "question_id text, answer_key text) on commit drop")
+        with conn.cursor() as cur, cur.copy("copy _survey_answer_keys from stdin") as copy:
+            for _, record in spool.read("responses"):
+                copy.write_row([record["id"], None, None])
+            for _, record in spool.read("answers"):
+                copy.write_row([record["response_id"], record["question_id"], record["answer_key"]])
+
+    def add(self, stage: loader.Stage) -> None:
+        """The keys of a stage about to be merged (what Postgres landed)."""
+        responses = stage.table.name == "responses"
+        columns = "id, null, null" if responses else "response_id, question_id, answer_key"
+        self.conn.execute(sql.SQL("insert into _survey_answer_keys select {} from {}").format(
+            sql.SQL(columns), stage.ident))
+
+    def remove_stale(self, answers: RawTable) -> int:
+        removed = self.conn.execute(sql.SQL(
+            "delete from {answers} a where a.response_id in (select response_id from _survey_answer_keys) "
+            "and not exists (select 1 from _survey_answer_keys k where k.response_id = a.response_id "
+            "and k.question_id = a.question_id and k.answer_key = a.answer_key)").format(
+                answers=answers.ident())).rowcount
+        self.conn.execute("drop table _survey_answer_keys")
+        return removed
 
 
 def ingest_qualtrics_drop(warehouse_url: str, drop_dir: str | Path, schema: str = qx.SCHEMA) -> dict:
@@ -226,13 +272,7 @@ def _load_file(conn: psycopg.Connection, tables: dict[str, RawTable], path: Path
         total.quarantined += 1
         return {"format": None, "rows_read": 0, "rows_quarantined": 0, "status": "rejected",
                 "error": str(error)}
-    # Rejected rows are quarantined once, with the responses; the answers pass passes them over.
-    responses = loader.merge_batch(conn, tables["responses"], (
-        (origin, row if isinstance(row, loader.Rejected) else qx.response_record(row))
-        for origin, row in qx.read_rows(path)), load_id, QUALTRICS)
-    answers = loader.merge_batch(conn, tables["answers"], (
-        (origin, answer) for origin, row in qx.read_rows(path) if isinstance(row, dict)
-        for answer in qx.answer_records(row)), load_id, QUALTRICS)
+    responses, answers = qualtrics_copy.land_export(conn, tables, path, header, load_id)
     questions = loader.merge_batch(conn, tables["questions"],
                                    loader.tagged(name, qx.question_records(name, header)), load_id, QUALTRICS)
     for table, stats in (("responses", responses), ("answers", answers), ("questions", questions)):
