@@ -243,6 +243,8 @@ def main(argv: list[str] | None = None) -> None:
         document["scales"][scale.name] = bench_scale(scale, port, args.keep, args.out.parent, args.select,
                                                      progress, build=not args.skip_build,
                                                      warm=not args.cold_source)
+        # Written after every scale: an L run cut short still leaves S and M behind.
+        args.out.write_text(json.dumps({**document, "partial": True}, indent=2) + "\n")
     if args.parse_runs:
         progress("DAG parse time")
         document["parse"] = dag_parse.measure(args.parse_runs, progress)
