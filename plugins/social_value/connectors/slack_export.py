@@ -3,6 +3,13 @@
 Fields are read by name; nested values (reactions, files, replies) land as JSON text and anything we
 do not map is kept in `_extra`. Private channels (groups.json) are flagged, DMs are not read:
 they are not team activity. Each day file is small; users.json and channels.json are streamed.
+
+The fast path (`copy_export`) COPYs users.json, channels.json, groups.json and every day file as
+jsonb documents, one COPY per export, and expands them in SQL exactly as the readers below do. It
+declines what Postgres refuses (invalid JSON or UTF-8, `\\u0000`, a BOM, a file that is not an
+array of objects, a `members` that is neither an array nor null): the export is then read row by row.
+Two differences keep the value: a number keeps its written form, and a JSON-valued field (profile,
+topic, reactions, …) has jsonb's key order (bulk_json).
 """
 
 from __future__ import annotations
@@ -13,8 +20,13 @@ import re
 import zipfile
 from collections.abc import Iterator
 
+import psycopg
+from psycopg import sql
+
+from social_value.bulk_json import JsonDocs, extra_of, text_of
+from social_value.connectors.json_expand import ELEMENT_SEQ, field, insert
 from social_value.connectors.json_stream import iter_json_array
-from social_value.loader import RawTable
+from social_value.loader import RawTable, Stage
 
 SCHEMA = "raw_slack"
 USER_COLUMNS = ("id", "team_id", "name", "real_name", "deleted", "is_bot", "email", "title", "tz")
@@ -88,3 +100,79 @@ def read_messages(archive: zipfile.ZipFile) -> Iterator[dict]:
             row.update(channel_id=ids[match["channel"]], channel_name=match["channel"],
                        export_day=match["day"], edited_ts=_text(edited.get("ts")))
             yield row
+
+
+def copy_export(conn: psycopg.Connection, archive: zipfile.ZipFile, stages: dict[str, Stage],
+                origin: str) -> dict[str, int]:
+    """The export's documents into the stages of `tables()`, as read_users, read_channels and
+    read_messages give them; rows staged per table. Raises psycopg's DataError (run it in
+    bulk_json.land) where the export must be read row by row."""
+    names = archive.namelist()
+    with JsonDocs(conn, "slack", ("member", "channel", "day")) as docs:
+        docs.add(archive.read("users.json"), "users.json", None, None)
+        for member in ("channels.json", "groups.json"):
+            if member in names:
+                docs.add(archive.read(member), member, None, None)
+        for member in sorted(names):  # read_messages' order: later duplicates of a key win
+            if match := DAY_FILE.fullmatch(member):
+                docs.add(archive.read(member), member, match["channel"], match["day"])
+    staged = {"users": _expand_users(stages["users"], docs.ident, f"{origin}:users"),
+              "channels": _expand_channels(stages["channels"], docs.ident, f"{origin}:channels"),
+              "messages": _expand_messages(stages["messages"], stages["channels"], docs.ident,
+                                           f"{origin}:messages")}
+    conn.execute(sql.SQL("drop table {}").format(docs.ident))
+    return staged
+
+
+def _elements(docs: sql.Identifier, where: str) -> sql.Composed:
+    """The objects of the documents' arrays, as `elements.value`, numbered `elements.n`."""
+    return sql.SQL("from {} as docs cross join lateral jsonb_array_elements(docs.doc) with ordinality "
+                   "as elements(value, n) ").format(docs) + sql.SQL(where)
+
+
+def _texts(columns: tuple[str, ...]) -> dict[str, sql.Composable]:
+    return {column: text_of(field("elements.value", column)) for column in columns}
+
+
+def _expand_users(stage: Stage, docs: sql.Identifier, origin: str) -> int:
+    """read_users: profile.email and profile.title pulled up, the rest of profile as JSON text."""
+    profile = sql.SQL("(case when jsonb_typeof(elements.value -> 'profile') = 'object' "
+                      "then elements.value -> 'profile' else '{{}}' end)").format()
+    rest = sql.SQL("({} - '{{email,title}}'::text[])").format(profile)
+    extra = sql.SQL("nullif(coalesce({}, '{{}}') || case when {rest} = '{{}}' then '{{}}' "
+                    "else jsonb_build_object('profile', {rest}::text) end, '{{}}')").format(
+        extra_of(sql.SQL("elements.value"), [*USER_COLUMNS, "profile"]), rest=rest)
+    columns = {**_texts(USER_COLUMNS),
+               "email": text_of(sql.SQL("({} -> 'email')").format(profile)),
+               "title": text_of(sql.SQL("({} -> 'title')").format(profile)),
+               "_extra": extra, "_origin": sql.Literal(origin), "_seq": ELEMENT_SEQ}
+    return insert(stage, columns, _elements(docs, "where docs.member = 'users.json'"))
+
+
+def _expand_channels(stage: Stage, docs: sql.Identifier, origin: str) -> int:
+    """read_channels: groups.json's are private; members → member_count (NULL when none). A
+    `members` that is not an array stops jsonb_array_length, so the export goes row by row."""
+    members = "elements.value -> 'members'"
+    columns = {**_texts(CHANNEL_COLUMNS),
+               "is_private": sql.SQL("case docs.member when 'groups.json' then 'true' else 'false' end"),
+               "member_count": sql.SQL(f"case when coalesce({members}, 'null') in ('null', '[]') then null "
+                                       f"else jsonb_array_length({members})::text end"),
+               "_extra": extra_of(sql.SQL("elements.value"), [*CHANNEL_COLUMNS, "members"]),
+               "_origin": sql.Literal(origin), "_seq": ELEMENT_SEQ}
+    return insert(stage, columns,
+                  _elements(docs, "where docs.member in ('channels.json', 'groups.json')"))
+
+
+def _expand_messages(stage: Stage, channels: Stage, docs: sql.Identifier, origin: str) -> int:
+    """read_messages: channel_id by channel name (the last channel of that name, as
+    channel_ids); the folders of no channel (DMs, unknown) are left out by the join."""
+    ids = sql.SQL("(select distinct on (name) name, id from {} order by name, _seq desc) as channels"
+                  ).format(channels.ident)
+    columns = {**_texts(MESSAGE_COLUMNS), "channel_id": sql.SQL("channels.id"),
+               "channel_name": sql.SQL("docs.channel"), "export_day": sql.SQL("docs.day"),
+               "edited_ts": text_of(field("elements.value", "edited", "ts")),
+               "_extra": extra_of(sql.SQL("elements.value"), [*MESSAGE_COLUMNS, "edited"]),
+               "_origin": sql.Literal(origin), "_seq": ELEMENT_SEQ}
+    rows = sql.SQL("from {} as docs join {} on channels.name = docs.channel cross join lateral "
+                   "jsonb_array_elements(docs.doc) with ordinality as elements(value, n)").format(docs, ids)
+    return insert(stage, columns, rows)
