@@ -15,10 +15,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
 from social_value import bulk_copy, bulk_json
+from social_value.bulk_json import text_of
 from social_value.connectors import activity_events as events_connector
 from social_value.connectors import slack_export
+from social_value.connectors.json_expand import field, record
 from social_value.erasure import person_key
 from social_value.ingest.intranet import ingest_activity_events_drop, ingest_slack_drop
 from social_value.simulator import activity_events as events_sim
@@ -254,3 +257,18 @@ def test_slack_export_json_that_postgres_refuses_lands_row_by_row(tmp_path, conn
     assert fast["tables"]["users"]["read"] == len(slack_sim.members(SCALE)) + len(EXTRA_USERS)
     for table in slack_export.tables().values():
         assert _rows(conn, fast_schema, table) == _rows(conn, row_schema, table), table.name
+
+
+JSON_VALUES = ['"a\\"b\\\\c\\n\\u00e9\\t"', '""', "1.50", "1e5", "-0", "12345678901234567890123", "-1.5e-10",
+               "true", "false", "null", "{}", "[]", '{"b": 1, "a": [1, {"c": null}]}']
+
+
+@pytest.mark.parametrize("value", JSON_VALUES)
+def test_record_reads_a_field_as_text_of_does(conn, value):
+    document = f'{{"k": {value}}}'
+    fields, columns = record("docs.doc", ["k", "absent"])
+    read = sql.SQL("select {}, {}, {}, {} from (select %s::jsonb as doc) as docs{}").format(
+        text_of(field("docs.doc", "k")), columns["k"], text_of(field("docs.doc", "absent")),
+        columns["absent"], fields)
+    by_text_of, by_record, absent_text_of, absent_record = conn.execute(read, (document,)).fetchone()
+    assert by_record == by_text_of and absent_record is absent_text_of is None

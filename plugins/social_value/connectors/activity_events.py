@@ -21,8 +21,8 @@ import psycopg
 from psycopg import sql
 
 from social_value.bulk_copy import DeclinedError
-from social_value.bulk_json import JsonDocs, extra_of, text_of
-from social_value.connectors.json_expand import field, insert
+from social_value.bulk_json import JsonDocs, extra_of
+from social_value.connectors.json_expand import insert, record
 from social_value.loader import RawTable, Rejected, Stage
 
 SCHEMA = "raw_activity_events"
@@ -66,10 +66,11 @@ def copy_ndjson(conn: psycopg.Connection, stage: Stage, path: Path, origin: str)
     bulk_json.land) where the file must be read row by row."""
     with path.open("rb") as handle, JsonDocs(conn, "events") as docs:
         docs.add_lines(handle, origin)
-    columns = {column: text_of(field("docs.doc", column)) for column in COLUMNS}
+    fields, columns = record("docs.doc", COLUMNS)
     staged = insert(stage, {**columns, "_extra": extra_of(sql.SQL("docs.doc"), COLUMNS),
                             "_origin": sql.SQL("docs._origin"), "_seq": sql.SQL("docs._seq")},
-                    sql.SQL("from {} as docs where jsonb_typeof(docs.doc) = 'object'").format(docs.ident))
+                    sql.SQL("from {} as docs{} where jsonb_typeof(docs.doc) = 'object'").format(
+                        docs.ident, fields))
     lines = conn.execute(sql.SQL("select count(*) from {}").format(docs.ident)).fetchone()[0]
     if staged < lines:  # the row path quarantines such a line with its number and text
         raise DeclinedError("a line is not a JSON object")

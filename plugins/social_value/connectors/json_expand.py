@@ -1,12 +1,16 @@
 """Expand JSON documents (bulk_json.JsonDocs) into a loader.Stage with one INSERT … SELECT.
 
-The connectors say what each landing column is in SQL (bulk_json.text_of of a path, mostly);
-this writes the statement, so a batch costs Python nothing per row.
+The connectors say what each landing column is in SQL; this writes the statement, so a batch
+costs Python nothing per row. A document's top-level fields are read in one pass with
+jsonb_to_record into text columns (`record`), which gives exactly bulk_json.text_of's text (a
+string as itself, null or absent as NULL, anything else as its JSON text; checked value by value
+in tests/test_json_drops_fast_path.py) at half its cost: text_of looks a field up two or three
+times (3.5 s against 1.8 s to expand 441,430 events).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from psycopg import sql
 
@@ -26,6 +30,15 @@ def insert(stage: Stage, columns: Mapping[str, sql.Composable], rows: sql.Compos
         stage.ident, sql.SQL(", ").join(map(sql.Identifier, columns)),
         sql.SQL(", ").join(columns.values()), rows)
     return stage.conn.execute(statement, params).rowcount
+
+
+def record(document: str, columns: Iterable[str]) -> tuple[sql.Composable, dict[str, sql.Composable]]:
+    """A lateral join reading `columns` from `document` as text (`fields.<column>`), and those
+    columns for `insert`. A document that is not an object makes Postgres refuse the batch."""
+    names = list(columns)
+    join = sql.SQL(" cross join lateral jsonb_to_record({}) as fields({})").format(
+        sql.SQL(document), sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in names))
+    return join, {c: sql.SQL("fields.{}").format(sql.Identifier(c)) for c in names}
 
 
 def field(document: str, *path: str) -> sql.Composable:

@@ -18,13 +18,13 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import psycopg
 from psycopg import sql
 
 from social_value.bulk_json import JsonDocs, extra_of, text_of
-from social_value.connectors.json_expand import ELEMENT_SEQ, field, insert
+from social_value.connectors.json_expand import ELEMENT_SEQ, field, insert, record
 from social_value.connectors.json_stream import iter_json_array
 from social_value.loader import RawTable, Stage
 
@@ -35,6 +35,9 @@ CHANNEL_COLUMNS = ("id", "name", "created", "creator", "is_archived", "is_genera
 MESSAGE_COLUMNS = ("channel_id", "channel_name", "ts", "type", "subtype", "user", "bot_id", "text",
                    "thread_ts", "parent_user_id", "reply_count", "reactions", "files", "edited_ts",
                    "export_day")
+# Columns the readers derive rather than copy from the document's own field of that name.
+_DERIVED = {"email", "title", "is_private", "member_count", "channel_id", "channel_name", "edited_ts",
+            "export_day"}
 DAY_FILE = re.compile(r"(?P<channel>[^/]+)/(?P<day>\d{4}-\d{2}-\d{2})\.json")
 
 
@@ -124,14 +127,15 @@ def copy_export(conn: psycopg.Connection, archive: zipfile.ZipFile, stages: dict
     return staged
 
 
-def _elements(docs: sql.Identifier, where: str) -> sql.Composed:
-    """The objects of the documents' arrays, as `elements.value`, numbered `elements.n`."""
-    return sql.SQL("from {} as docs cross join lateral jsonb_array_elements(docs.doc) with ordinality "
-                   "as elements(value, n) ").format(docs) + sql.SQL(where)
-
-
-def _texts(columns: tuple[str, ...]) -> dict[str, sql.Composable]:
-    return {column: text_of(field("elements.value", column)) for column in columns}
+def _elements(docs: sql.Identifier, columns: Iterable[str], where: str = "",
+              join: sql.Composable | None = None) -> tuple[sql.Composable, dict[str, sql.Composable]]:
+    """The objects of the documents' arrays (`elements.value`, numbered `elements.n`) with their
+    `columns` as text, and those columns for `insert`."""
+    fields, texts = record("elements.value", [c for c in columns if c not in _DERIVED])
+    rows = sql.SQL("cross join lateral jsonb_array_elements(docs.doc) with ordinality as elements(value, n)")
+    clause = sql.SQL("from {} as docs{} {}{} {}").format(
+        docs, join or sql.SQL(""), rows, fields, sql.SQL(where))
+    return clause, texts
 
 
 def _expand_users(stage: Stage, docs: sql.Identifier, origin: str) -> int:
@@ -142,37 +146,36 @@ def _expand_users(stage: Stage, docs: sql.Identifier, origin: str) -> int:
     extra = sql.SQL("nullif(coalesce({}, '{{}}') || case when {rest} = '{{}}' then '{{}}' "
                     "else jsonb_build_object('profile', {rest}::text) end, '{{}}')").format(
         extra_of(sql.SQL("elements.value"), [*USER_COLUMNS, "profile"]), rest=rest)
-    columns = {**_texts(USER_COLUMNS),
-               "email": text_of(sql.SQL("({} -> 'email')").format(profile)),
+    rows, texts = _elements(docs, USER_COLUMNS, "where docs.member = 'users.json'")
+    columns = {**texts, "email": text_of(sql.SQL("({} -> 'email')").format(profile)),
                "title": text_of(sql.SQL("({} -> 'title')").format(profile)),
                "_extra": extra, "_origin": sql.Literal(origin), "_seq": ELEMENT_SEQ}
-    return insert(stage, columns, _elements(docs, "where docs.member = 'users.json'"))
+    return insert(stage, columns, rows)
 
 
 def _expand_channels(stage: Stage, docs: sql.Identifier, origin: str) -> int:
     """read_channels: groups.json's are private; members → member_count (NULL when none). A
     `members` that is not an array stops jsonb_array_length, so the export goes row by row."""
     members = "elements.value -> 'members'"
-    columns = {**_texts(CHANNEL_COLUMNS),
+    rows, texts = _elements(docs, CHANNEL_COLUMNS, "where docs.member in ('channels.json', 'groups.json')")
+    columns = {**texts,
                "is_private": sql.SQL("case docs.member when 'groups.json' then 'true' else 'false' end"),
                "member_count": sql.SQL(f"case when coalesce({members}, 'null') in ('null', '[]') then null "
                                        f"else jsonb_array_length({members})::text end"),
                "_extra": extra_of(sql.SQL("elements.value"), [*CHANNEL_COLUMNS, "members"]),
                "_origin": sql.Literal(origin), "_seq": ELEMENT_SEQ}
-    return insert(stage, columns,
-                  _elements(docs, "where docs.member in ('channels.json', 'groups.json')"))
+    return insert(stage, columns, rows)
 
 
 def _expand_messages(stage: Stage, channels: Stage, docs: sql.Identifier, origin: str) -> int:
     """read_messages: channel_id by channel name (the last channel of that name, as
     channel_ids); the folders of no channel (DMs, unknown) are left out by the join."""
-    ids = sql.SQL("(select distinct on (name) name, id from {} order by name, _seq desc) as channels"
-                  ).format(channels.ident)
-    columns = {**_texts(MESSAGE_COLUMNS), "channel_id": sql.SQL("channels.id"),
-               "channel_name": sql.SQL("docs.channel"), "export_day": sql.SQL("docs.day"),
+    ids = sql.SQL(" join (select distinct on (name) name, id from {} order by name, _seq desc) as channels "
+                  "on channels.name = docs.channel").format(channels.ident)
+    rows, texts = _elements(docs, MESSAGE_COLUMNS, join=ids)
+    columns = {"channel_id": sql.SQL("channels.id"), "channel_name": sql.SQL("docs.channel"), **texts,
                "edited_ts": text_of(field("elements.value", "edited", "ts")),
+               "export_day": sql.SQL("docs.day"),
                "_extra": extra_of(sql.SQL("elements.value"), [*MESSAGE_COLUMNS, "edited"]),
                "_origin": sql.Literal(origin), "_seq": ELEMENT_SEQ}
-    rows = sql.SQL("from {} as docs join {} on channels.name = docs.channel cross join lateral "
-                   "jsonb_array_elements(docs.doc) with ordinality as elements(value, n)").format(docs, ids)
     return insert(stage, columns, rows)
