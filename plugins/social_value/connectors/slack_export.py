@@ -5,7 +5,8 @@ do not map is kept in `_extra`. Private channels (groups.json) are flagged, DMs 
 they are not team activity. Each day file is small; users.json and channels.json are streamed.
 
 The fast path (`copy_export`) COPYs users.json, channels.json, groups.json and every day file as
-jsonb documents, one COPY per export, and expands them in SQL exactly as the readers below do. It
+jsonb documents, one COPY per export (each file read whole: a document is one COPY field), and
+expands them in SQL exactly as the readers below do. It
 declines what Postgres refuses (invalid JSON or UTF-8, `\\u0000`, a BOM, a file that is not an
 array of objects, a `members` that is neither an array nor null): the export is then read row by row.
 Two differences keep the value: a number keeps its written form, and a JSON-valued field (profile,
