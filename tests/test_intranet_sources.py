@@ -86,7 +86,8 @@ def test_slack_export_lands_every_channel_message_once(tmp_path, conn, scratch_s
     counts = summary["files"]["export.zip"]
     assert counts["users"]["read"] == len(slack.members(SCALE))
     assert counts["channels"]["read"] == len(slack.CHANNELS)
-    assert counts["messages"] == {"read": messages, "changed": messages, "quarantined": 0}
+    assert counts["messages"] == {"read": messages, "changed": messages, "quarantined": 0,
+                                  "skipped_erased": 0}
     threads = conn.execute(f'select count(*) from "{scratch_schema}".messages where reply_count is not null'
                            ).fetchone()[0]
     assert threads > 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from social_value import bulk_copy, erasure, loader
+from social_value import bulk_copy, bulk_json, erasure, loader
 from social_value.connectors import activity_events
 from social_value.connectors import msgraph_reports as msgraph
 from social_value.connectors import slack_export as slack
@@ -154,42 +154,85 @@ def _daily_reports(source: SourceConnection, first_day: date, last_day: date
             pending.result().unlink(missing_ok=True)
 
 
+SLACK_PEOPLE = {"users": ("email", "id", "slack"), "channels": (None, None, None),
+                "messages": (None, "user", "slack")}
+
+
 def ingest_slack_drop(warehouse_url: str, drop_dir: Path, schema: str = slack.SCHEMA,
                       pseudonym_key: str | None = None) -> dict:
-    """Land every Slack workspace export ZIP under <drop_dir>/slack."""
+    """Land every Slack workspace export ZIP under <drop_dir>/slack.
+
+    An export's JSON files are COPYed as documents and expanded by Postgres (slack.copy_export);
+    an export it refuses is read row by row, whole, by the readers."""
     folder = drop_dir / "slack"
     tables = slack.tables(schema)
-    people = {"users": ("email", "id", "slack"), "channels": (None, None, None),
-              "messages": (None, "user", "slack")}
 
     def land(conn: psycopg.Connection, path: Path, load_id: int) -> dict:
-        out = {}
         erased = erasure.ErasedPeople.load(conn, pseudonym_key)
+        stages = {name: loader.Stage(conn, tables[name], load_id, "slack") for name in tables}
+        stats = {name: loader.BatchStats() for name in tables}
         with zipfile.ZipFile(path) as archive:
-            for name, reader in (("users", slack.read_users), ("channels", slack.read_channels),
-                                 ("messages", slack.read_messages)):
-                records = erased.skip(reader(archive), name, *people[name])
-                rows = loader.tagged(f"{path.name}:{name}", records)
-                out[name] = loader.merge_batch(conn, tables[name], rows, load_id, "slack").counts()
+            _stage_slack_export(conn, archive, path.name, stages, stats, erased)
+        out = {}
+        for name in tables:  # users first: the ids of erased people's accounts drop their messages
+            bulk_copy.finish(stages[name], stats[name], erased, name, *SLACK_PEOPLE[name])
+            out[name] = {**stats[name].counts(), "skipped_erased": erased.skipped[name]}
         return out
 
     files = sorted(folder.glob("*.zip"))
     return file_drops.ingest_files(warehouse_url, "slack", schema, folder, files, land)
 
 
+def _stage_slack_export(conn: psycopg.Connection, archive: zipfile.ZipFile, name: str,
+                        stages: dict[str, loader.Stage], stats: dict[str, loader.BatchStats],
+                        erased: erasure.ErasedPeople) -> None:
+    """The export into the stages: as documents, or if Postgres refuses them, row by row."""
+    staged: dict[str, int] = {}
+    if bulk_json.land(conn, lambda: staged.update(slack.copy_export(conn, archive, stages, name))):
+        for table, count in staged.items():
+            stats[table].read += count
+        return
+    log.info("%s: landing row by row (Postgres refused its JSON)", name)
+    readers = {"users": slack.read_users, "channels": slack.read_channels, "messages": slack.read_messages}
+    for table, reader in readers.items():
+        records = erased.skip(reader(archive), table, *SLACK_PEOPLE[table])
+        stages[table].copy_records(loader.tagged(f"{name}:{table}", records), stats[table])
+
+
 def ingest_activity_events_drop(warehouse_url: str, drop_dir: Path,
                                 schema: str = activity_events.SCHEMA, pseudonym_key: str | None = None
                                 ) -> dict:
-    """Land every events file (NDJSON or CSV) under <drop_dir>/activity_events."""
+    """Land every events file (NDJSON or CSV) under <drop_dir>/activity_events.
+
+    A file reaches Postgres as bytes (CSV: bulk_copy; NDJSON: activity_events.copy_ndjson); one
+    Postgres refuses, or with a line that is not a JSON object, is read row by row."""
     folder = drop_dir / "activity_events"
     table = activity_events.table(schema)
 
     def land(conn: psycopg.Connection, path: Path, load_id: int) -> dict:
         erased = erasure.ErasedPeople.load(conn, pseudonym_key)
-        records = erased.skip(activity_events.read_events(path), "events", "user_email")
-        rows = loader.tagged(path.name, records)
-        stats = loader.merge_batch(conn, table, rows, load_id, "activity_events")
-        return {"events": stats.counts()}
+        stats, stage = loader.BatchStats(), loader.Stage(conn, table, load_id, "activity_events")
+
+        def rows() -> Iterator:
+            return erased.skip(activity_events.read_events(path), "events", "user_email")
+
+        if path.suffix == ".csv":
+            bulk_copy.land_csv(stage, path.name, lambda: path.open("rb"), rows, stats)
+        else:
+            _stage_ndjson(conn, stage, path, stats, rows)
+        bulk_copy.finish(stage, stats, erased, "events", "user_email")
+        return {"events": {**stats.counts(), "skipped_erased": erased.skipped["events"]}}
 
     files = activity_events.event_files(folder) if folder.exists() else []
     return file_drops.ingest_files(warehouse_url, "activity_events", schema, folder, files, land)
+
+
+def _stage_ndjson(conn: psycopg.Connection, stage: loader.Stage, path: Path, stats: loader.BatchStats,
+                  rows: Callable[[], Iterator]) -> None:
+    """An NDJSON file into the stage: as documents, or if declined, `rows()` row by row."""
+    staged: list[int] = []
+    if bulk_json.land(conn, lambda: staged.append(activity_events.copy_ndjson(conn, stage, path, path.name))):
+        stats.read += staged[0]
+        return
+    log.info("%s: landing row by row (Postgres refused a line, or one is not a JSON object)", path.name)
+    stage.copy_records(loader.tagged(path.name, rows()), stats)
