@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 SOURCE = "viva_engage"
 OVERLAP = timedelta(days=1)
 OVERLAP_DAYS = 2  # Graph may revise a day's counts shortly after
+PREFETCH_DAYS = 4
 # How each export file names a person: (email field, user id field, id kind) for ErasedPeople.
 EXPORT_PEOPLE = {"Users.csv": ("email", "id", "viva_engage"), "Groups.csv": (None, None, None),
                  "Messages.csv": (None, "sender_id", "viva_engage")}
@@ -136,22 +138,27 @@ def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime
 
 def _daily_reports(source: SourceConnection, first_day: date, last_day: date
                    ) -> Iterator[tuple[date, Path]]:
-    """(day, downloaded report) in day order, each file deleted once the caller moves on; the next
-    day downloads while this one is landed, so the source's latency overlaps the loader's work."""
+    """(day, downloaded report) in day order, each file deleted once the caller moves on. The next
+    PREFETCH_DAYS days download while this one is landed: a day is two small requests (Graph's
+    redirect, then the file), so their latency, not the loader's work, would set the pace."""
     days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-prefetch") as pool:
-        pending = pool.submit(msgraph.fetch_user_detail, source.base_url, source.token, days[0]) \
-            if days else None
-        for n, day in enumerate(days):
-            path = pending.result()
-            pending = pool.submit(msgraph.fetch_user_detail, source.base_url, source.token, days[n + 1]) \
-                if n + 1 < len(days) else None
-            try:
-                yield day, path
-            finally:
-                path.unlink(missing_ok=True)
-        if pending is not None:  # the reader stopped early: let the download finish, drop its file
-            pending.result().unlink(missing_ok=True)
+    with ThreadPoolExecutor(max_workers=PREFETCH_DAYS, thread_name_prefix="graph-prefetch") as pool:
+        pending = deque(pool.submit(msgraph.fetch_user_detail, source.base_url, source.token, day)
+                        for day in days[:PREFETCH_DAYS])
+        try:
+            for n, day in enumerate(days):
+                path = pending.popleft().result()
+                if n + PREFETCH_DAYS < len(days):
+                    pending.append(pool.submit(msgraph.fetch_user_detail, source.base_url, source.token,
+                                               days[n + PREFETCH_DAYS]))
+                try:
+                    yield day, path
+                finally:
+                    path.unlink(missing_ok=True)
+        finally:  # the reader stopped early: let the downloads finish, drop their files
+            for future in pending:
+                if future.exception() is None:
+                    future.result().unlink(missing_ok=True)
 
 
 SLACK_PEOPLE = {"users": ("email", "id", "slack"), "channels": (None, None, None),
