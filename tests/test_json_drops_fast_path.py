@@ -272,3 +272,20 @@ def test_record_reads_a_field_as_text_of_does(conn, value):
         columns["absent"], fields)
     by_text_of, by_record, absent_text_of, absent_record = conn.execute(read, (document,)).fetchone()
     assert by_record == by_text_of and absent_record is absent_text_of is None
+
+
+def test_a_document_streamed_in_chunks_lands_byte_exact(conn, monkeypatch):
+    """Large documents (Slack's users.json) are streamed: escaping chunk by chunk changes nothing,
+    whatever falls on a chunk boundary (a backslash, a tab, a line break, a multi-byte character)."""
+    import io
+
+    document = json.dumps({"a": "x\\y\tz\nw", "b": "café ☕", "c": [1, 2.50, None]},
+                          ensure_ascii=False).encode("utf-8")
+    monkeypatch.setattr(bulk_json, "CHUNK", 3)
+    with bulk_json.JsonDocs(conn, "chunks", ("_origin",)) as docs:
+        docs.add(document, "whole")
+        docs.add(io.BytesIO(document), "streamed")
+    query = sql.SQL("select _origin, doc::text from {} order by _seq").format(docs.ident)
+    rows = conn.execute(query).fetchall()
+    conn.rollback()
+    assert rows[0][1] == rows[1][1] and json.loads(rows[1][1]) == json.loads(document)

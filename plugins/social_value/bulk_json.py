@@ -58,10 +58,17 @@ class JsonDocs:
         finally:
             self._cursor.close()
 
-    def add(self, document: bytes, *values: str | None) -> None:
-        """One whole document with the values of the caller's columns."""
-        fields = [b"\\N" if v is None else escape(v.encode("utf-8")) for v in values]
-        self._copy.write(b"\t".join([*fields, escape(document)]) + b"\n")
+    def add(self, document: bytes | BinaryIO, *values: str | None) -> None:
+        """One whole document (bytes, or a binary file streamed in chunks: escaping is byte by
+        byte, so a chunk boundary changes nothing) with the values of the caller's columns."""
+        self._copy.write(b"".join((b"\\N" if v is None else escape(v.encode("utf-8"))) + b"\t"
+                                  for v in values))
+        if isinstance(document, bytes):
+            self._copy.write(escape(document))
+        else:
+            while chunk := document.read(CHUNK):
+                self._copy.write(escape(chunk))
+        self._copy.write(b"\n")
 
     def add_lines(self, handle: BinaryIO, *values: str | None) -> None:
         """Every line of an NDJSON file as a document. A blank line makes Postgres refuse the
