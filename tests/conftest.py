@@ -19,7 +19,9 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
@@ -157,3 +159,41 @@ def raw_fingerprints(conn) -> dict[str, tuple[int, str]]:
                           "and table_type = 'BASE TABLE' order by 1").fetchall()
     digest = "select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from {} as t"
     return {table: conn.execute(digest.format(table)).fetchone() for (table,) in tables}
+
+
+def serve_http(handler_class) -> tuple[ThreadingHTTPServer, str]:
+    """A handler class served on a free port in a daemon thread: (server, base URL)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
+@pytest.fixture
+def recorded() -> Iterator:
+    """Serve recorded responses over real HTTP: route(path, query) → (status, JSON text)."""
+    servers = []
+
+    def start(route) -> str:
+        class Recorded(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                status, body = route(url.path, {k: v[0] for k, v in parse_qs(url.query).items()})
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        httpd, url = serve_http(Recorded)
+        servers.append(httpd)
+        return url
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()

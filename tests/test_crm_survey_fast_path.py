@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from test_salesforce import _serve
 
 from social_value import bulk_json, loader
 from social_value.connectors import salesforce as sf
@@ -124,44 +121,15 @@ def test_salesforce_nul_byte_sends_the_object_row_by_row_with_the_same_reasons(
     assert fast_state["quarantine"] and fast_state == row_state
 
 
-def _serve_records(recorded_server, users: list[dict]) -> sf.SalesforceSource:
+def _serve_records(recorded, users: list[dict]) -> sf.SalesforceSource:
     def route(path, query):
         records = users if " FROM User " in query["q"] else []
         return 200, json.dumps({"totalSize": len(records), "done": True, "records": records})
-    return sf.SalesforceSource(recorded_server(route), "t")
-
-
-@pytest.fixture
-def recorded_server():
-    """Recorded answers over real HTTP: route(path, query) → (status, JSON text)."""
-    servers = []
-
-    def start(route) -> str:
-        class Recorded(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                status, body = route(url.path, {k: v[0] for k, v in parse_qs(url.query).items()})
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        httpd, url = _serve(Recorded)
-        servers.append(httpd)
-        return url
-
-    yield start
-    for httpd in servers:
-        httpd.shutdown()
-        httpd.server_close()
+    return sf.SalesforceSource(recorded(route), "t")
 
 
 def test_salesforce_keyless_record_and_erased_user_as_row_by_row(
-        warehouse_url, conn, make_schema, recorded_server, row_by_row, spy_rows, forget_salesforce_marks,
+        warehouse_url, conn, make_schema, recorded, row_by_row, spy_rows, forget_salesforce_marks,
         env):
     def user(day: int, **fields) -> dict:
         stamp = f"2026-10-0{day}T10:00:00.000+0000"
@@ -175,7 +143,7 @@ def test_salesforce_keyless_record_and_erased_user_as_row_by_row(
                  (person_key("erased@example.org", key),))
     conn.commit()
     try:
-        source = _serve_records(recorded_server, users)
+        source = _serve_records(recorded, users)
         fast, rows = make_schema(), make_schema()
         fast_summary = crm.ingest_salesforce(warehouse_url, source, UNTIL, schema=fast, pseudonym_key=key)
         assert spy_rows == []
@@ -196,7 +164,7 @@ def test_salesforce_keyless_record_and_erased_user_as_row_by_row(
 
 
 def test_salesforce_page_that_is_not_whole_json_is_fetched_again(
-        warehouse_url, conn, make_schema, recorded_server, spy_rows, forget_salesforce_marks):
+        warehouse_url, conn, make_schema, recorded, spy_rows, forget_salesforce_marks):
     users = [{"attributes": {"type": "User"}, "Id": "005A", "Email": "a@example.org",
               "SystemModstamp": "2026-10-01T10:00:00.000+0000"}]
     served = []
@@ -209,7 +177,7 @@ def test_salesforce_page_that_is_not_whole_json_is_fetched_again(
             return 200, body.replace('"Email"', '"Email" "') + "}"  # cut inside, yet ends like JSON
         return 200, body
 
-    summary = crm.ingest_salesforce(warehouse_url, sf.SalesforceSource(recorded_server(route), "t"), UNTIL,
+    summary = crm.ingest_salesforce(warehouse_url, sf.SalesforceSource(recorded(route), "t"), UNTIL,
                                     schema=make_schema())
     assert spy_rows == ["User"] and served.count(True) == 2, "refused by Postgres, then fetched again"
     assert summary["tables"]["users"]["changed"] == 1

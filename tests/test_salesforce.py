@@ -4,12 +4,9 @@ into a real Postgres: exact counts from crm_world, reruns, increments, faults, a
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -38,43 +35,6 @@ OBJECTS = {obj.table: obj for obj in sf.SalesforceConfig().objects()}
 
 
 # ---------------------------------------------------------------- helpers and fixtures
-
-def _serve(handler_class) -> tuple[ThreadingHTTPServer, str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
-
-
-@pytest.fixture
-def recorded() -> Iterator:
-    """Serve recorded responses over real HTTP: route(path, query) → (status, JSON text)."""
-    servers = []
-
-    def start(route) -> str:
-        class Recorded(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                status, body = route(url.path, {k: v[0] for k, v in parse_qs(url.query).items()})
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        httpd, url = _serve(Recorded)
-        servers.append(httpd)
-        return url
-
-    yield start
-    for httpd in servers:
-        httpd.shutdown()
-        httpd.server_close()
-
 
 @pytest.fixture
 def salesforce_sim(serve_simulator):
