@@ -79,3 +79,19 @@ def test_dag_parse_probe_times_one_file_in_a_fresh_process(env):
 
     probe = dag_parse.parse_once(dag_parse.DAGS / "ingest_intranet.py")
     assert probe["seconds"] > 0 and probe["errors"] == 0 and probe["dags"] == 1
+
+
+def test_peak_rss_is_the_childs_own_not_its_parents():
+    # A child started by subprocess inherits its parent's ru_maxrss over exec: a loader started by
+    # a large parent would report the parent's memory as its own.
+    held = bytearray(200 << 20)
+    for i in range(0, len(held), 4096):
+        held[i] = 1
+    probe = ("import resource; from social_value.bench.peak_rss import peak_rss_mib; "
+             "print(peak_rss_mib(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    out = subprocess.run([sys.executable, "-c", probe], env=os.environ, capture_output=True, text=True,
+                         check=True).stdout.split()
+    own, inherited = float(out[0]), float(out[1])
+    assert inherited > 200, "ru_maxrss carries the parent's peak (what this module avoids)"
+    assert 0 < own < 100
+    del held

@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import time
 from datetime import datetime
 from pathlib import Path
+
+from social_value.bench.peak_rss import peak_rss_mib
 
 # Landing schema per source, in load order (the order of the ingest DAGs' tasks).
 SCHEMAS = {
@@ -86,11 +87,11 @@ def main() -> None:
         # the source (HTTP) or on Postgres.
         results[name] = {"seconds": time.perf_counter() - begun, "cpu_s": time.process_time() - cpu,
                          # the peak so far: where it rises names the source that raised it
-                         "peak_rss_mib_after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                         "peak_rss_mib_after": peak_rss_mib(),
                          **_counts(summary)}
     print(json.dumps({
         "seconds": time.perf_counter() - started,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
         "sources": results,
     }))
 

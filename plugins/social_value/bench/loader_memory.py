@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 import psycopg
 
 from social_value import runtime
+from social_value.bench.peak_rss import peak_rss_mib
 from social_value.simulator.organisation import Scale
 
 
@@ -55,9 +55,8 @@ def _child(args: argparse.Namespace) -> None:
     per_source["qualtrics"] = survey.ingest_qualtrics_drop(url, args.drops, schema=f"{args.prefix}_qx")
     counts = {name: sum(t["read"] for t in s["tables"].values()) for name, s in per_source.items()}
     rows = sum(counts.values())
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     seconds = time.perf_counter() - started
-    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mib": peak_kib / 1024, "sources": counts}))
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mib": peak_rss_mib(), "sources": counts}))
 
 
 def _measure(employees: int, months: int) -> dict:

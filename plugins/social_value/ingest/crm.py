@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from social_value import bulk_copy, bulk_json, erasure, loader
-from social_value.connectors import salesforce
+from social_value.connectors import page_prefetch, salesforce
 from social_value.connectors.salesforce import SalesforceSource, SObject
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,10 @@ class _PageFiles:
         self.source = source
         self.files: list[tuple[str, dict | None, Path]] = []
         self.pending: tuple[str, dict | None] | None = (salesforce.query_path(source), {"q": soql})
+        # The next page downloads while Postgres takes this one (Postgres's reading decides).
+        self.prefetch = page_prefetch.PagePrefetch(
+            lambda path, params: salesforce.fetch_page(source, path, params),
+            lambda file: page_prefetch.guess_link(file, "nextRecordsUrl"))
 
     def fetch(self) -> tuple[str, Path] | None:
         """The next page's (URL path, file), or None after the last (see `follow`)."""
@@ -99,7 +103,7 @@ class _PageFiles:
             return None
         path, params = self.pending
         self.pending = None
-        self.files.append((path, params, salesforce.fetch_page(self.source, path, params)))
+        self.files.append((path, params, self.prefetch.get(path, params)))
         return path, self.files[-1][2]
 
     def follow(self, path: str | None) -> None:
@@ -108,6 +112,7 @@ class _PageFiles:
 
     def replay(self) -> Iterator[tuple[str, list[dict]]]:
         """Every page as the row path reads it: the downloaded ones, then any not fetched yet."""
+        self.prefetch.close()  # one request at a time: the row path asks for its own
         page = None
         for path, params, file in self.files:
             # A page Postgres refused for not being whole JSON is fetched again, with retries.
@@ -118,6 +123,7 @@ class _PageFiles:
             yield from salesforce.follow_pages(self.source, *rest)
 
     def delete(self) -> None:
+        self.prefetch.close()
         for *_, file in self.files:
             file.unlink(missing_ok=True)
 

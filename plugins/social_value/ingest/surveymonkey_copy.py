@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from social_value import bulk_copy, bulk_json, loader
+from social_value.connectors import page_prefetch
 from social_value.connectors import surveymonkey as sm
 from social_value.ingest import time_sql
 
@@ -42,13 +43,17 @@ class ResponsePages:
                  until: datetime | None) -> None:
         self.client, self.survey_id, self.since, self.until = client, survey_id, since, until
         self.files: list[tuple[str, Path]] = []
+        # The next page downloads while Postgres takes this one (Postgres's reading decides).
+        self.prefetch = page_prefetch.PagePrefetch(
+            client.fetch, lambda file: page_prefetch.guess_link(file, "next"))
 
     def fetch(self, url: str, params: dict | None) -> Path:
-        self.files.append((url, self.client.fetch(url, params)))
+        self.files.append((url, self.prefetch.get(url, params)))
         return self.files[-1][1]
 
     def replay(self) -> Iterator[tuple[str, list[dict]]]:
         """The pages as the row path reads them: the downloaded files first, then over HTTP."""
+        self.prefetch.close()  # one request at a time: the row path asks for its own
         spooled = iter(self.files)
 
         def get(url: str, params: dict | None) -> dict:
@@ -60,6 +65,7 @@ class ResponsePages:
         return self.client.response_pages(self.survey_id, self.since, self.until, get)
 
     def delete(self) -> None:
+        self.prefetch.close()
         for _, file in self.files:
             file.unlink(missing_ok=True)
 
