@@ -26,6 +26,7 @@ FACTS = {
     "core.int_message_hashtags": "*",
     "core.int_posts": "*",
     "core.int_pain_points": "*",
+    "core.int_event_months": "period_start",
     "core.int_intranet_metric_facts": "metric_key, level, metric_kind, period_start, org_unit, value, "
                                       "numerator, denominator",
     "marts.metric_values": "*",

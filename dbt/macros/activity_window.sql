@@ -14,29 +14,28 @@
     {%- if not (execute and is_incremental()) -%}
         {{- return(none) -}}
     {%- endif -%}
+    {%- set since_load_id = built_load_id() -%}
     {%- set query -%}
         with built as (
-            select
-                max(activity_date) - {{ var('activity_lookback_days') }} as since_date,
-                coalesce(max(load_id), 0) as since_load_id
+            select max(activity_date) - {{ var('activity_lookback_days') }} as since_date
             from {{ this }}
         ),
         changed_persons as (
             select person_key from {{ ref('int_persons') }}
-            where load_id > (select since_load_id from built)
+            where load_id > {{ since_load_id }}
         ),
         touched_days as (
             select (created_at at time zone 'UTC')::date as activity_date
             from {{ ref('int_messages') }}
-            where load_id > (select since_load_id from built)
+            where load_id > {{ since_load_id }}
             union
             select activity_date
             from {{ ref('stg_msgraph__yammer_user_activity_days') }}
-            where load_id > (select since_load_id from built)
+            where load_id > {{ since_load_id }}
             union
             select (occurred_at at time zone 'UTC')::date
             from {{ ref('stg_activity_events__events') }}
-            where load_id > (select since_load_id from built)
+            where load_id > {{ since_load_id }}
             union
             select graph_days.activity_date
             from {{ ref('stg_msgraph__yammer_user_activity_days') }} as graph_days
@@ -52,7 +51,7 @@
             inner join {{ ref('stg_slack__users') }} as slack_users
                 on reactions.slack_user_id = slack_users.slack_user_id
             where
-                slack_users.load_id > (select since_load_id from built)
+                slack_users.load_id > {{ since_load_id }}
                 or slack_users.person_key in (select person_key from changed_persons)
         )
         select

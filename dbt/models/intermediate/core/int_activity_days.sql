@@ -30,6 +30,7 @@
     unique_key='activity_date',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    indexes=[{'columns': ['activity_date']}, {'columns': ['load_id']}],
 ) }}
 {%- set recompute = activity_recompute_window() %}
 

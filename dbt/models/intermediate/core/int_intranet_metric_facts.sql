@@ -29,6 +29,8 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
 ) }}
+{%- set since_load_id = built_load_id() %}
+
 with
 
 periods as not materialized (
@@ -87,38 +89,31 @@ pain_points as not materialized (
 
 {% if is_incremental() %}
 
-    built as (
-
-        select coalesce(max(load_id), 0) as since_load_id
-        from {{ this }}
-
-    ),
-
     -- A directory change of a person counts from their registration on; an org unit appearing
     -- or disappearing, or a group changing, redoes every month.
     recomputed_months as (
 
         select date_trunc('month', person_activity_days.activity_date)::date as period_start
         from person_activity_days
-        where person_activity_days.load_id > (select built.since_load_id from built)
+        where person_activity_days.load_id > {{ since_load_id }}
 
         union
 
         select date_trunc('month', messages.created_at at time zone 'UTC')::date
         from messages
-        where messages.load_id > (select built.since_load_id from built)
+        where messages.load_id > {{ since_load_id }}
 
         union
 
         select date_trunc('month', posts.created_at at time zone 'UTC')::date
         from posts
-        where posts.load_id > (select built.since_load_id from built)
+        where posts.load_id > {{ since_load_id }}
 
         union
 
         select date_trunc('month', pain_points.created_at at time zone 'UTC')::date
         from pain_points
-        where pain_points.load_id > (select built.since_load_id from built)
+        where pain_points.load_id > {{ since_load_id }}
 
         union
 
@@ -128,7 +123,7 @@ pain_points as not materialized (
             periods.period_start >= (
                 select min(date_trunc('month', persons.registered_from at time zone 'UTC'))::date
                 from persons
-                where persons.load_id > (select built.since_load_id from built)
+                where persons.load_id > {{ since_load_id }}
             )
 
         union
@@ -138,7 +133,7 @@ pain_points as not materialized (
         where
             exists (
                 select 1 from groups
-                where groups.load_id > (select built.since_load_id from built)
+                where groups.load_id > {{ since_load_id }}
             )
             or exists (
                 select org_units.org_unit from org_units

@@ -5,19 +5,17 @@
 
     Incremental (docs/incremental-builds.md): a run redoes the hashtags of every message of
     int_messages whose load_id is newer than the newest one built here, replacing all of that
-    message's rows (delete+insert on message_id); the post-hook then deletes the rows of a
-    recomputed message that has no hashtag any more (edited, or no longer human), which are the
-    rows older than their message. A registry change needs `dbt build --full-refresh`.
+    message's rows (delete+insert on message_id), after the pre-hook (delete_redone) has deleted
+    every row of a recomputed message, so a message with no hashtag any more (edited, or no longer
+    human) keeps none. A registry change needs `dbt build --full-refresh`.
 -#}
 {{ config(
     materialized='incremental',
     unique_key='message_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook=[
-        "delete from {{ this }} as stale using {{ ref('int_messages') }} as messages
-        where messages.message_id = stale.message_id and messages.load_id > stale.load_id",
-    ],
+    indexes=[{'columns': ['message_id']}, {'columns': ['load_id']}],
+    pre_hook=["{{ delete_redone(['message_id'], ref('int_messages')) }}"],
 ) }}
 
 with

@@ -3,7 +3,8 @@
     holding an event — a message (any message, human or not), an activity day (a Graph report row,
     a Slack reaction) or an activity event of any type, and the CRM and survey events of
     int_business_event_months (a closed opportunity's CloseDate, a stage change, a project end,
-    a survey response).
+    a survey response). The events' months come from int_event_months (incremental), so a run
+    does not parse every event's time.
 -#}
 with
 
@@ -19,9 +20,9 @@ activity_days as (
 
 ),
 
-events as (
+event_months as (
 
-    select * from {{ ref('stg_activity_events__events') }}
+    select * from {{ ref('int_event_months') }}
 
 ),
 
@@ -31,24 +32,38 @@ business_event_months as (
 
 ),
 
-event_months as (
+-- Each source's first and last month from its min and max: the month of a UTC wall time never
+-- decreases as the time does, and min/max are read from the incremental models' indexes.
+source_bounds as (
 
-    select date_trunc('month', created_at at time zone 'UTC')::date as period_start
+    select
+        date_trunc('month', min(created_at) at time zone 'UTC')::date as first_month,
+        date_trunc('month', max(created_at) at time zone 'UTC')::date as last_month
+
     from messages
 
     union all
 
-    select date_trunc('month', activity_date)::date
+    select
+        date_trunc('month', min(activity_date))::date,
+        date_trunc('month', max(activity_date))::date
+
     from activity_days
 
     union all
 
-    select date_trunc('month', occurred_at at time zone 'UTC')::date
-    from events
+    select
+        min(period_start),
+        max(period_start)
+
+    from event_months
 
     union all
 
-    select period_start
+    select
+        min(period_start),
+        max(period_start)
+
     from business_event_months
 
 ),
@@ -56,10 +71,10 @@ event_months as (
 bounds as (
 
     select
-        min(period_start) as first_month,
-        max(period_start) as last_month
+        min(first_month) as first_month,
+        max(last_month) as last_month
 
-    from event_months
+    from source_bounds
 
 ),
 

@@ -6,8 +6,8 @@
     Incremental (docs/incremental-builds.md), like int_posts: a run redoes every thread holding a
     message of int_messages newer (load_id) than the newest one built here — a late resolution
     resolves its pain point, whatever its age — replacing the thread's rows (delete+insert on
-    platform, thread_id; load_id is the thread's newest), and the post-hook deletes a row whose
-    thread has a newer message (a pain point whose tag went away). A registry change needs
+    platform, thread_id; load_id is the thread's newest), after the pre-hook (delete_redone) has
+    deleted every row of a recomputed thread (a pain point whose tag went away). A registry change needs
     `dbt build --full-refresh`.
 -#}
 {{ config(
@@ -15,12 +15,8 @@
     unique_key=['platform', 'thread_id'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook=[
-        "delete from {{ this }} as stale where exists (
-            select 1 from {{ ref('int_messages') }} as messages
-            where messages.platform = stale.platform and messages.thread_id = stale.thread_id
-            and messages.load_id > stale.load_id)",
-    ],
+    indexes=[{'columns': ['platform', 'thread_id']}, {'columns': ['load_id']}],
+    pre_hook=["{{ delete_redone(['platform', 'thread_id'], ref('int_messages')) }}"],
 ) }}
 
 with
@@ -40,7 +36,7 @@ messages as not materialized (
             messages.thread_id
 
         from messages
-        where messages.load_id > (select coalesce(max(built.load_id), 0) from {{ this }} as built)
+        where messages.load_id > {{ built_load_id() }}
 
     ),
 

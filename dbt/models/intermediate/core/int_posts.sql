@@ -11,20 +11,17 @@
     every thread holding a message of int_messages newer (load_id) than the newest one built here
     — a late reply changes its question's row, whatever the question's age — replacing the
     thread's rows (delete+insert on platform, thread_id); load_id is the thread's newest. The
-    post-hook deletes a row whose thread has a newer message than the row: a post that stopped
-    being one (deleted, no longer human) in a recomputed thread.
+    pre-hook (delete_redone) first deletes every row of a recomputed thread, so a post that
+    stopped being one (deleted, no longer human) goes. The new loads are found by index (load_id
+    compared with a constant), not by reading int_messages whole.
 -#}
 {{ config(
     materialized='incremental',
     unique_key=['platform', 'thread_id'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook=[
-        "delete from {{ this }} as stale where exists (
-            select 1 from {{ ref('int_messages') }} as messages
-            where messages.platform = stale.platform and messages.thread_id = stale.thread_id
-            and messages.load_id > stale.load_id)",
-    ],
+    indexes=[{'columns': ['platform', 'thread_id']}, {'columns': ['load_id']}],
+    pre_hook=["{{ delete_redone(['platform', 'thread_id'], ref('int_messages')) }}"],
 ) }}
 
 with
@@ -44,7 +41,7 @@ messages as not materialized (
             messages.thread_id
 
         from messages
-        where messages.load_id > (select coalesce(max(built.load_id), 0) from {{ this }} as built)
+        where messages.load_id > {{ built_load_id() }}
 
     ),
 
