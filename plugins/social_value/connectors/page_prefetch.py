@@ -80,6 +80,8 @@ class PagePrefetch:
     def close(self) -> None:
         self._discard()
         self._pool.shutdown(wait=True)
+        if self.hits or self.misses:
+            log.debug("page prefetch: %d pages from the prefetch, %d guesses wrong", self.hits, self.misses)
 
     def _discard(self) -> None:
         if self._ahead is None:

@@ -148,6 +148,9 @@ reaction_activity as (
         on reactions.slack_user_id = slack_users.slack_user_id and not slack_users.is_bot
     inner join persons
         on slack_users.person_key = persons.person_key
+    -- The same days as in_window_messages, on the reaction's own column so that the condition
+    -- reaches the raw messages before their reactions JSON is unnested (all of history, else).
+    where {{ activity_window("(reactions.message_created_at at time zone 'UTC')::date", recompute) }}
     group by persons.person_key, in_window_messages.activity_date
 
 ),

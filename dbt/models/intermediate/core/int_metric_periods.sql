@@ -45,24 +45,24 @@ source_bounds as (
     union all
 
     select
-        date_trunc('month', min(activity_date))::date,
-        date_trunc('month', max(activity_date))::date
+        date_trunc('month', min(activity_date))::date as first_month,
+        date_trunc('month', max(activity_date))::date as last_month
 
     from activity_days
 
     union all
 
     select
-        min(period_start),
-        max(period_start)
+        min(period_start) as first_month,
+        max(period_start) as last_month
 
     from event_months
 
     union all
 
     select
-        min(period_start),
-        max(period_start)
+        min(period_start) as first_month,
+        max(period_start) as last_month
 
     from business_event_months
 

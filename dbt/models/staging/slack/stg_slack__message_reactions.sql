@@ -1,7 +1,8 @@
 {#-
     One row per reaction a Slack member gave to a message: the reactions JSON of a message unnested
     to its users. A reaction is the reacting member's like (METRICS.md); the export carries no
-    reaction time, so it counts on the message's own time.
+    reaction time, so it counts on the message's own time (message_created_at, as
+    stg_slack__messages.created_at; a filter on it reaches the raw scan before the JSON is unnested).
 -#}
 with
 
@@ -17,6 +18,9 @@ reactions as (
         source.channel_id || ':' || source.ts as message_id,
         reaction.value ->> 'name' as reaction_name,
         reaction.value -> 'users' as reaction_users,
+        case
+            when source.ts ~ '^[0-9]+(\.[0-9]+)?$' then to_timestamp(source.ts::numeric)
+        end as message_created_at,
         source._load_id as load_id
 
     from source
@@ -31,6 +35,7 @@ unnested as (
         reactions.message_id,
         reactions.reaction_name,
         reacting_user.value as slack_user_id,
+        reactions.message_created_at,
         reactions.load_id
 
     from reactions
