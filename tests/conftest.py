@@ -197,3 +197,12 @@ def recorded() -> Iterator:
     for httpd in servers:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def forget_salesforce_marks(conn):
+    """Deletes the Salesforce watermarks a test left for its own landing schemas (t_*)."""
+    yield
+    conn.rollback()
+    conn.execute("delete from raw_meta.watermarks where source = 'salesforce' and stream like 't\\_%'")
+    conn.commit()

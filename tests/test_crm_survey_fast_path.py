@@ -75,14 +75,6 @@ def _salesforce_state(conn, schema: str, summary: dict) -> dict:
     return {"tables": tables, "watermarks": marks, "counts": counts, "quarantine": reasons}
 
 
-@pytest.fixture
-def forget_salesforce_marks(conn):
-    yield
-    conn.rollback()
-    conn.execute("delete from raw_meta.watermarks where source = 'salesforce' and stream like 't\\_%'")
-    conn.commit()
-
-
 @pytest.mark.parametrize("faults", ["",
                                     "extra_columns,missing_columns,empty_numbers,date_formats,duplicates"])
 def test_salesforce_fast_path_lands_what_row_by_row_lands(

@@ -48,16 +48,8 @@ def _salesforce_pages(served: list[str], pages: int = 3, per_page: int = 4, fail
     return route
 
 
-@pytest.fixture
-def forget_marks(conn):
-    yield
-    conn.rollback()
-    conn.execute("delete from raw_meta.watermarks where source = 'salesforce' and stream like 't\\_%'")
-    conn.commit()
-
-
 def test_salesforce_pages_come_from_the_prefetch_once_each(warehouse_url, conn, make_schema, recorded,
-                                                           forget_marks):
+                                                           forget_salesforce_marks):
     served: list[str] = []
     source = sf.SalesforceSource(recorded(_salesforce_pages(served)), "t")
     schema = make_schema()
@@ -68,7 +60,8 @@ def test_salesforce_pages_come_from_the_prefetch_once_each(warehouse_url, conn, 
     assert ids == [f"005{n:04d}" for n in range(12)]
 
 
-def test_error_of_a_prefetched_page_is_that_pages_error(warehouse_url, make_schema, recorded, forget_marks):
+def test_error_of_a_prefetched_page_is_that_pages_error(warehouse_url, make_schema, recorded,
+                                                        forget_salesforce_marks):
     served: list[str] = []
     source = sf.SalesforceSource(recorded(_salesforce_pages(served, fail_page=2)), "t")
     with pytest.raises(SourceError, match=r"INVALID_QUERY_LOCATOR|404"):
