@@ -22,8 +22,11 @@ LATE_REPLY = "9990000001"
 # facts' watermark) are left out: a full refresh gives every month the newest.
 FACTS = {
     "core.int_activity_days": "*",
+    "core.int_graph_days": "*",
+    "core.int_activity_events": "*",
     "core.int_messages": "*",
     "core.int_message_hashtags": "*",
+    "core.int_message_id_tokens": "*",
     "core.int_posts": "*",
     "core.int_pain_points": "*",
     "core.int_event_months": "period_start",

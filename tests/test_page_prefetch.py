@@ -92,6 +92,8 @@ def test_wrong_guess_is_discarded_and_the_named_page_fetched(recorded, tmp_path)
     assert served == ["/one", "/decoy", "/two"]
     decoy = files[1]
     assert not decoy.exists(), "the page nobody asked for is deleted"
+    for page in (first, second):  # the caller's to delete
+        page.unlink()
 
 
 def test_at_most_one_request_in_flight(recorded):
@@ -113,7 +115,9 @@ def test_at_most_one_request_in_flight(recorded):
                                     lambda file: page_prefetch.guess_link(file, "next")) as pages:
         url, seen = "/1", []
         while url:
-            body = json.loads(pages.get(url, None).read_text())
+            page = pages.get(url, None)
+            body = json.loads(page.read_text())
+            page.unlink()  # the caller's to delete
             seen.append(body["n"])
             url = body["next"]
         assert pages.hits == 4

@@ -30,19 +30,19 @@
             where load_id > {{ since_load_id }}
             union
             select activity_date
-            from {{ ref('stg_msgraph__yammer_user_activity_days') }}
+            from {{ ref('int_graph_days') }}
             where load_id > {{ since_load_id }}
             union
-            select (occurred_at at time zone 'UTC')::date
-            from {{ ref('stg_activity_events__events') }}
+            select activity_date
+            from {{ ref('int_activity_events') }}
             where load_id > {{ since_load_id }}
             union
             select graph_days.activity_date
-            from {{ ref('stg_msgraph__yammer_user_activity_days') }} as graph_days
+            from {{ ref('int_graph_days') }} as graph_days
             inner join changed_persons on graph_days.person_key = changed_persons.person_key
             union
-            select (events.occurred_at at time zone 'UTC')::date
-            from {{ ref('stg_activity_events__events') }} as events
+            select events.activity_date
+            from {{ ref('int_activity_events') }} as events
             inner join changed_persons on events.person_key = changed_persons.person_key
             union
             select (messages.created_at at time zone 'UTC')::date

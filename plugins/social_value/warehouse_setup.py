@@ -7,6 +7,9 @@ Roles (passwords from the environment, never defaults):
                marts_candidate (no reader may use it) and publish them into marts (publish.py).
 - bi_reader:   CONNECT, and SELECT on marts only. No CREATE anywhere.
 - auditor:     SELECT on audit and marts.
+The transformer's sessions get work_mem SVW_TRANSFORMER_WORK_MEM (default 64MB): with Postgres's
+4MB, the metric facts' per-month distinct counts sorted a month's person-days on disk instead of
+hashing them (at 20,000 employees, 14 s against 9 s for one month).
 Default privileges make tables created later (by loader or dbt) readable by the right roles; a
 publish moves tables (with their grants) into marts, so the marts schema and its grants stay put.
 
@@ -70,6 +73,8 @@ def setup(warehouse_url: str, pseudonym_key: str | None, passwords: dict[str, st
         database = sql.Identifier(conn.info.dbname)
         for role, password in passwords.items():
             _ensure_login(conn, role, password)
+        conn.execute(sql.SQL("alter role transformer set work_mem = {}").format(
+            sql.Literal(os.environ.get("SVW_TRANSFORMER_WORK_MEM", "64MB"))))
         conn.execute(sql.SQL("revoke all on database {} from public").format(database))
         conn.execute("revoke create on schema public from public")
         conn.execute(sql.SQL("grant connect on database {} to loader, transformer, bi_reader, auditor")

@@ -47,10 +47,7 @@ def download(url: str, token: str, params: dict | list | None = None, *, attempt
                 if resp.status_code >= 400:
                     raise SourceError(f"GET {resp.url.split('?')[0]} answered HTTP {resp.status_code}: "
                                       f"{resp.text[:300]}")
-                target = Path(tempfile.mkstemp(prefix="svw-", suffix=".download")[1])
-                with target.open("wb") as out:
-                    for chunk in resp.iter_content(chunk_size=1 << 16):
-                        out.write(chunk)
+                target = _body_to_file(resp)
             if validate:
                 try:
                     validate(target)
@@ -88,6 +85,19 @@ def get_json(url: str, token: str, params: dict | list | None = None, **kwargs) 
 
 class _RetryableError(Exception):
     pass
+
+
+def _body_to_file(resp: requests.Response) -> Path:
+    """Stream the body into a new temporary file; a body cut off midway leaves no file behind."""
+    handle, name = tempfile.mkstemp(prefix="svw-", suffix=".download")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for chunk in resp.iter_content(chunk_size=1 << 16):
+                out.write(chunk)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
 
 
 def _retry_after(resp: requests.Response, default: float) -> float:

@@ -21,9 +21,8 @@
     are replaced (delete+insert on activity_date), so a person-day whose activity disappeared
     goes too. load_id is the latest load behind the row, person included. Departments are joined
     downstream. The days are found before the query runs (macro activity_recompute_window) and
-    the query filters on them as constants, so the conditions reach the raw scans under the
-    staging views: the HMAC person key is computed for the recomputed days only, not for all of
-    history.
+    the query filters on them as constants, so the activity_date indexes of int_graph_days and
+    int_activity_events find the recomputed days' rows.
 -#}
 {{ config(
     materialized='incremental',
@@ -44,7 +43,7 @@ messages as (
 
 graph_days as (
 
-    select * from {{ ref('stg_msgraph__yammer_user_activity_days') }}
+    select * from {{ ref('int_graph_days') }}
 
 ),
 
@@ -62,7 +61,7 @@ slack_users as (
 
 events as (
 
-    select * from {{ ref('stg_activity_events__events') }}
+    select * from {{ ref('int_activity_events') }}
 
 ),
 
@@ -157,11 +156,7 @@ reaction_activity as (
 
 event_days as (
 
-    select
-        *,
-        (occurred_at at time zone 'UTC')::date as activity_date
-
-    from events
+    select * from events
     where event_type in ('view', 'download')
 
 ),

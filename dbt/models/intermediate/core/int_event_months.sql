@@ -1,7 +1,7 @@
 {#-
     The months (UTC) holding an activity event of any type: what int_metric_periods needs of the
-    events, kept so that a run parses only the events of new loads instead of every occurred_at of
-    history (the events view parses each timestamp: 18 s of an incremental build at L).
+    events, kept so that a run reads only the events of new loads (int_activity_events' load_id
+    index) instead of every event of history.
 
     Incremental (docs/incremental-builds.md): a run adds the months of the events loaded after the
     newest load_id here (delete+insert on period_start; load_id is the newest load seen in the
@@ -20,19 +20,19 @@ with
 
 events as (
 
-    select * from {{ ref('stg_activity_events__events') }}
+    select * from {{ ref('int_activity_events') }}
 
 ),
 
 final as (
 
     select
-        date_trunc('month', occurred_at at time zone 'UTC')::date as period_start,
+        date_trunc('month', activity_date)::date as period_start,
         max(load_id) as load_id
 
     from events
     where
-        occurred_at is not null
+        activity_date is not null
         and {{ is_newer_than_built('load_id') }}
     group by 1
 

@@ -30,6 +30,7 @@
     on_schema_change='fail',
 ) }}
 {%- set since_load_id = built_load_id() %}
+{%- set months = metric_recompute_months(since_load_id) %}
 
 with
 
@@ -87,94 +88,32 @@ pain_points as not materialized (
 
 ),
 
-{% if is_incremental() %}
-
-    -- A directory change of a person counts from their registration on; an org unit appearing
-    -- or disappearing, or a group changing, redoes every month.
-    recomputed_months as (
-
-        select date_trunc('month', person_activity_days.activity_date)::date as period_start
-        from person_activity_days
-        where person_activity_days.load_id > {{ since_load_id }}
-
-        union
-
-        select date_trunc('month', messages.created_at at time zone 'UTC')::date
-        from messages
-        where messages.load_id > {{ since_load_id }}
-
-        union
-
-        select date_trunc('month', posts.created_at at time zone 'UTC')::date
-        from posts
-        where posts.load_id > {{ since_load_id }}
-
-        union
-
-        select date_trunc('month', pain_points.created_at at time zone 'UTC')::date
-        from pain_points
-        where pain_points.load_id > {{ since_load_id }}
-
-        union
-
-        select periods.period_start
-        from periods
-        where
-            periods.period_start >= (
-                select min(date_trunc('month', persons.registered_from at time zone 'UTC'))::date
-                from persons
-                where persons.load_id > {{ since_load_id }}
-            )
-
-        union
-
-        select periods.period_start
-        from periods
-        where
-            exists (
-                select 1 from groups
-                where groups.load_id > {{ since_load_id }}
-            )
-            or exists (
-                select org_units.org_unit from org_units
-                except
-                select built_units.org_unit from {{ this }} as built_units
-            )
-            or exists (
-                select built_units.org_unit from {{ this }} as built_units
-                except
-                select org_units.org_unit from org_units
-            )
-
-    ),
-
-{% endif %}
 
 scoped_periods as (
 
     select * from periods
-    where {{ in_recomputed_months('periods.period_start') }}
+    where {{ in_recomputed_months('periods.period_start', months) }}
 
 ),
 
 scoped_messages as (
 
     select * from messages
-    where {{ in_recomputed_months("messages.created_at at time zone 'UTC'") }}
+    where {{ in_recomputed_months('messages.created_at', months, utc=true) }}
 
 ),
 
 scoped_posts as (
 
     select * from posts
-    where {{ in_recomputed_months("posts.created_at at time zone 'UTC'") }}
+    where {{ in_recomputed_months('posts.created_at', months, utc=true) }}
 
 ),
 
 scoped_pain_points as (
 
     select * from pain_points
-    where {{ in_recomputed_months("pain_points.created_at at time zone 'UTC'") }}
+    where {{ in_recomputed_months('pain_points.created_at', months, utc=true) }}
 
 ),
 
@@ -204,11 +143,13 @@ activity_days as (
     from person_activity_days
     left join persons
         on person_activity_days.person_key = persons.person_key
-    where {{ in_recomputed_months('person_activity_days.activity_date') }}
+    where {{ in_recomputed_months('person_activity_days.activity_date', months) }}
 
 ),
 
 -- Things counted once each (persons, groups, threads, messages): measure, month, department, key.
+-- Person-day rows are made distinct per month first: counted's count(distinct) then sorts a
+-- month's persons instead of a month's person-days (at L, 1.7 million rows, 10 s).
 registered_users as (
 
     select
@@ -227,7 +168,7 @@ registered_users as (
 
 active_users as (
 
-    select
+    select distinct
         'active_users' as measure,
         date_trunc('month', activity_date)::date as period_start,
         department,
@@ -240,7 +181,7 @@ active_users as (
 
 contributing_users as (
 
-    select
+    select distinct
         'contributing_users' as measure,
         date_trunc('month', activity_date)::date as period_start,
         department,
@@ -254,7 +195,7 @@ contributing_users as (
 active_departments as (
 
     -- 'ALL' only: the department is the thing counted, not the row's org unit.
-    select
+    select distinct
         'active_departments' as measure,
         date_trunc('month', activity_date)::date as period_start,
         null as department,
@@ -458,38 +399,60 @@ counted as (
 
 ),
 
-activity_unpivoted as (
+-- Summed per month and org unit first, then unpivoted: unpivoting a month's person-days first
+-- sorted six rows for each (at L, 3.5 million rows, 8 s).
+activity_months as (
 
     select
-        date_trunc('month', activity_days.activity_date)::date as period_start,
-        activity_days.department,
-        activity.measure,
-        activity.amount
+        date_trunc('month', activity_date)::date as period_start,
+        department,
+        posts,
+        replies,
+        likes,
+        reads,
+        downloads,
+        actions
 
     from activity_days
-    cross join lateral (
-        values
-        ('posts', activity_days.posts),
-        ('replies', activity_days.replies),
-        ('likes', activity_days.likes),
-        ('reads', activity_days.reads),
-        ('downloads', activity_days.downloads),
-        ('actions', activity_days.actions)
-    ) as activity (measure, amount)
+
+),
+
+activity_sums as (
+
+    select
+        period_start,
+        case when grouping(department) = 1 then 'ALL' else department end as org_unit,
+        sum(posts) as posts,
+        sum(replies) as replies,
+        sum(likes) as likes,
+        sum(reads) as reads,
+        sum(downloads) as downloads,
+        sum(actions) as actions
+
+    from activity_months
+    group by grouping sets ((period_start), (period_start, department))
+    having grouping(department) = 1 or department is not null
 
 ),
 
 summed as (
 
     select
-        measure,
-        period_start,
-        case when grouping(department) = 1 then 'ALL' else department end as org_unit,
-        sum(amount)::numeric as amount
+        activity.measure,
+        activity_sums.period_start,
+        activity_sums.org_unit,
+        activity.amount::numeric as amount
 
-    from activity_unpivoted
-    group by grouping sets ((measure, period_start), (measure, period_start, department))
-    having grouping(department) = 1 or department is not null
+    from activity_sums
+    cross join lateral (
+        values
+        ('posts', activity_sums.posts),
+        ('replies', activity_sums.replies),
+        ('likes', activity_sums.likes),
+        ('reads', activity_sums.reads),
+        ('downloads', activity_sums.downloads),
+        ('actions', activity_sums.actions)
+    ) as activity (measure, amount)
 
 ),
 

@@ -18,8 +18,9 @@
     recomputes every message whose load_id is newer than the newest one built, so a new or edited
     message, a sender who became a bot or a person who changed department are all redone. Rows
     only disappear from raw by erasure, whose rebuild is a full refresh. The condition sits in each
-    platform's branch, on the raw load ids and sender ids, so that only the redone messages are
-    parsed and NFC-normalised (at 20,000 employees normalising all of history was most of a run).
+    platform's branch, on the raw load ids and on the changed senders' ids, read as constants
+    before the query (macro changed_senders), so that only the redone messages are read, parsed
+    and NFC-normalised (at 20,000 employees normalising all of history was most of a run).
 -#}
 {{ config(
     materialized='incremental',
@@ -32,6 +33,7 @@
     ],
 ) }}
 {%- set since_load_id = built_load_id() %}
+{%- set senders = changed_senders(since_load_id) if is_incremental() else none %}
 
 with
 
@@ -65,17 +67,6 @@ persons as (
 
 ),
 
-{% if is_incremental() %}
-
-    -- People whose int_persons row is newer than the build: all their messages are redone.
-    changed_persons as (
-
-        select persons.person_key from persons
-        where persons.load_id > {{ since_load_id }}
-
-    ),
-
-{% endif %}
 
 viva_engage as (
 
@@ -104,8 +95,7 @@ viva_engage as (
     {%- if is_incremental() %}
         where
             viva_engage_messages.load_id > {{ since_load_id }}
-            or viva_engage_users.load_id > {{ since_load_id }}
-            or viva_engage_users.person_key in (select changed_persons.person_key from changed_persons)
+            or {{ sent_by('viva_engage_messages.sender_viva_engage_user_id', senders.viva_engage) }}
     {%- endif %}
 
 ),
@@ -139,8 +129,7 @@ slack as (
     {%- if is_incremental() %}
         where
             slack_messages.load_id > {{ since_load_id }}
-            or slack_users.load_id > {{ since_load_id }}
-            or slack_users.person_key in (select changed_persons.person_key from changed_persons)
+            or {{ sent_by('slack_messages.slack_user_id', senders.slack) }}
     {%- endif %}
 
 ),

@@ -15,7 +15,7 @@
     unique_key=['platform', 'thread_id'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    indexes=[{'columns': ['platform', 'thread_id']}, {'columns': ['load_id']}],
+    indexes=[{'columns': ['platform', 'thread_id']}, {'columns': ['load_id']}, {'columns': ['created_at']}],
     pre_hook=["{{ delete_redone(['platform', 'thread_id'], ref('int_messages')) }}"],
 ) }}
 

@@ -57,19 +57,50 @@ directory as (
 slack_members as (
 
     select
-        slack_users.person_key,
+        person_key,
+        bool_and(is_deleted) as is_deleted,
+        max(load_id) as member_load_id
+
+    from slack_users
+    where not is_bot
+    group by person_key
+
+),
+
+-- Message dates matter only for a member without a directory registration date: only their
+-- messages are read (a join that reads no message when there is none) instead of aggregating
+-- every Slack message of history (at L, 1.1 million, most of this model's 9 s).
+undated_slack_users as (
+
+    select
+        slack_users.slack_user_id,
+        slack_users.person_key
+
+    from slack_users
+    where
+        not slack_users.is_bot
+        and not exists (
+            select 1 from directory
+            where
+                directory.person_key = slack_users.person_key
+                and directory.registered_from is not null
+        )
+
+),
+
+slack_message_dates as (
+
+    select
+        undated_slack_users.person_key,
         min(slack_messages.created_at) as first_message_at,
         max(slack_messages.created_at) as last_message_at,
-        bool_and(slack_users.is_deleted) as is_deleted,
-        max(slack_users.load_id) as member_load_id,
         (array_agg(slack_messages.load_id order by slack_messages.created_at))[1] as first_message_load_id,
         (array_agg(slack_messages.load_id order by slack_messages.created_at desc))[1] as last_message_load_id
 
-    from slack_users
-    left join slack_messages
-        on slack_users.slack_user_id = slack_messages.slack_user_id
-    where not slack_users.is_bot
-    group by slack_users.person_key
+    from undated_slack_users
+    inner join slack_messages
+        on undated_slack_users.slack_user_id = slack_messages.slack_user_id
+    group by undated_slack_users.person_key
 
 ),
 
@@ -78,10 +109,10 @@ persons as (
     select
         coalesce(directory.person_key, slack_members.person_key) as person_key,
         directory.department,
-        coalesce(directory.registered_from, slack_members.first_message_at) as registered_from,
+        coalesce(directory.registered_from, slack_message_dates.first_message_at) as registered_from,
         case
             when directory.person_key is not null then directory.registered_until
-            when slack_members.is_deleted then slack_members.last_message_at
+            when slack_members.is_deleted then slack_message_dates.last_message_at
         end as registered_until,
         directory.person_key is not null as is_in_directory,
         slack_members.person_key is not null as is_slack_member,
@@ -91,15 +122,17 @@ persons as (
             when slack_members.is_deleted
                 then greatest(
                     slack_members.member_load_id,
-                    slack_members.first_message_load_id,
-                    slack_members.last_message_load_id
+                    slack_message_dates.first_message_load_id,
+                    slack_message_dates.last_message_load_id
                 )
-            else greatest(slack_members.member_load_id, slack_members.first_message_load_id)
+            else greatest(slack_members.member_load_id, slack_message_dates.first_message_load_id)
         end as load_id
 
     from directory
     full outer join slack_members
         on directory.person_key = slack_members.person_key
+    left join slack_message_dates
+        on slack_members.person_key = slack_message_dates.person_key
 
 )
 

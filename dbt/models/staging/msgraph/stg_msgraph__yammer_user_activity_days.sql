@@ -16,9 +16,12 @@ flagged as (
 
     select
         source.*,
-        coalesce(trim(source.user_principal_name) ~ '^[0-9A-Fa-f]{32}$', false) as is_concealed
+        coalesce(trim(source.user_principal_name) ~ '^[0-9A-Fa-f]{32}$', false) as is_concealed,
+        {{ person_key("nullif(lower(trim(source.user_principal_name)), '')", 'pseudonym_key') }}
+            as principal_key
 
     from source
+    cross join pseudonym_key
 
 ),
 
@@ -26,10 +29,8 @@ renamed as (
 
     select
         flagged.report_refresh_date::date as activity_date,
-        case
-            when not flagged.is_concealed
-                then {{ person_key("nullif(lower(trim(flagged.user_principal_name)), '')") }}
-        end as person_key,
+        flagged.principal_key,
+        case when not flagged.is_concealed then flagged.principal_key end as person_key,
         flagged.is_concealed,
         lower(nullif(trim(flagged.user_state), '')) as user_state,
         coalesce(nullif(trim(flagged.posted_count), '')::integer, 0) as post_count,
@@ -38,7 +39,6 @@ renamed as (
         flagged._load_id as load_id
 
     from flagged
-    cross join pseudonym_key
 
 )
 
