@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SVW    := PYTHONPATH=plugins $(BIN)/python -m social_value
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint check manifest psql airflow env stop simulator gx-suites lock erase bench bench-memory clean docs
+.PHONY: help install demo test lint check manifest psql airflow env stop simulator gx-suites lock erase bench bench-memory bench-replay clean docs
 
 help:
 	@echo "make demo     run the whole pipeline on the embedded default and show the result"
@@ -74,6 +74,11 @@ bench: install
 
 bench-memory: install
 	$(SVW) run $(BIN)/python -m social_value.bench.loader_memory --factor 10
+
+# One more incremental build on a database kept by `make bench ... --keep` (bench/replay.py).
+DB ?= bench_l
+bench-replay: install
+	$(SVW) run $(BIN)/python -m social_value.bench.replay $(DB)
 
 docs: install
 	@$(SVW) docs $(if $(PORT),--port $(PORT))

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import psycopg
+import pytest
 
 from social_value.bench.load import SCHEMAS
 
@@ -95,3 +96,38 @@ def test_peak_rss_is_the_childs_own_not_its_parents():
     assert inherited > 200, "ru_maxrss carries the parent's peak (what this module avoids)"
     assert 0 < own < 100
     del held
+
+
+def test_replay_restamps_each_sources_newest_load_only(env):
+    """bench/replay: the newest load of each source gets a new id, in raw_meta.loads and on the
+    raw rows it wrote; older loads and other sources' rows keep theirs; a non-bench database is
+    refused."""
+    from social_value.bench import database, replay
+    from social_value.connectors import slack_export
+    from social_value.loader import finish_load, merge_batch, recorded_load
+
+    db = database.create("bench_replay_test")
+    try:
+        table = slack_export.tables()["users"]
+        with psycopg.connect(db.owner_url) as conn:
+            for ids in (["U1", "U2"], ["U2", "U3"]):  # two loads; the second changes U2, adds U3
+                with recorded_load(conn, "slack", None) as load_id, conn.transaction():
+                    rows = [("test", {"id": i, "name": f"{i}-{load_id}"}) for i in ids]
+                    finish_load(conn, load_id, merge_batch(conn, table, rows, load_id, "slack"))
+            first, second = (r[0] for r in conn.execute(
+                "select load_id from raw_meta.loads where source = 'slack' order by load_id"))
+
+        moved = replay.restamp_newest_loads(db.owner_url)
+
+        assert set(moved) == {"slack"}
+        old, new, rows = moved["slack"]
+        assert (old, rows) == (second, 2) and new > second
+        with psycopg.connect(db.owner_url) as conn:
+            stamps = dict(conn.execute("select id, _load_id from raw_slack.users").fetchall())
+            loads = [r[0] for r in conn.execute("select load_id from raw_meta.loads order by 1")]
+        assert stamps == {"U1": first, "U2": new, "U3": new}
+        assert loads == [first, second, new]
+    finally:
+        database.drop(db)
+    with pytest.raises(SystemExit):
+        replay.main(["warehouse"])
