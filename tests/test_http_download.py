@@ -1,5 +1,6 @@
-"""Downloads leave nothing behind: a body cut off midway (retried, then given up) leaves no
-temporary file and no open file descriptor; a whole body is one file the caller owns. Over real
+"""Downloads leave nothing behind: a body cut off midway (retried, then given up) or a body whose
+check fails leaves no temporary file and no open file descriptor; a whole body is one file the
+caller owns. Over real
 HTTP, from a server that announces more bytes than it sends."""
 
 from __future__ import annotations
@@ -75,6 +76,21 @@ def test_a_whole_body_is_one_file_the_caller_owns(own_tempdir):
         assert path.read_bytes() == b'{"done": true}'
         assert _open_descriptors() <= before, "the file's descriptor is closed"
         path.unlink()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_check_that_fails_otherwise_leaves_no_file(own_tempdir):
+    server, base = serve_http(_Whole)
+
+    def broken(path):
+        raise RuntimeError("the check itself failed")
+
+    try:
+        with pytest.raises(RuntimeError, match="check itself"):
+            http.download(base + "/page", "t", validate=broken)
+        assert list(own_tempdir.iterdir()) == []
     finally:
         server.shutdown()
         server.server_close()

@@ -31,7 +31,7 @@ def restamp_newest_loads(url: str) -> dict[str, tuple[int, int, int]]:
     with psycopg.connect(url, autocommit=True) as conn:
         tables = conn.execute("select table_schema, table_name from information_schema.columns "
                               "where column_name = '_load_id' and table_schema like 'raw\\_%%'").fetchall()
-        newest = conn.execute("select source, max(load_id) from raw_meta.loads "
+        newest = conn.execute("select source, max(load_id) from raw_meta.loads where status = 'succeeded' "
                               "group by source order by 2").fetchall()
         for source, old in newest:
             with conn.transaction():

@@ -54,6 +54,9 @@ def download(url: str, token: str, params: dict | list | None = None, *, attempt
                 except ValueError as bad:
                     target.unlink(missing_ok=True)
                     raise _RetryableError(f"incomplete body: {bad}") from bad
+                except BaseException:  # not a truncation: no retry, and no file left behind
+                    target.unlink(missing_ok=True)
+                    raise
             return target
         except (_RetryableError, requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError) as problem:

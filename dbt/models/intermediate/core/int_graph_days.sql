@@ -7,7 +7,11 @@
     Incremental (docs/incremental-builds.md): a run takes the rows loaded after the newest
     load_id here and replaces them by (activity_date, principal_key), the raw table's own key
     (refresh date, principal name) in pseudonymous form: a re-read day replaces its rows. Raw rows
-    leave only through erasure, which rebuilds with --full-refresh.
+    leave only through erasure, which rebuilds with --full-refresh. One difference remains: the
+    key hashes the lower-cased, trimmed name, the raw key the name as sent. A user renamed only in
+    case between two reads of a day has two raw rows for that day; an incremental run keeps the
+    later read's, a full refresh both, and its uniqueness test on (activity_date, person_key)
+    then fails the build.
 -#}
 {{ config(
     materialized='incremental',
