@@ -50,47 +50,49 @@ def own_tempdir(tmp_path, monkeypatch):
     return folder
 
 
+@pytest.fixture
+def served():
+    """Serve a handler class; the base URL. Stopped after the test."""
+    servers = []
+
+    def start(handler) -> str:
+        server, base = serve_http(handler)
+        servers.append(server)
+        return base
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
 def _open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def test_a_body_cut_short_leaves_no_file_and_no_descriptor(own_tempdir):
-    server, base = serve_http(_CutShort)
-    try:
-        before = _open_descriptors()
-        with pytest.raises(http.SourceError, match="failed after 2 attempts"):
-            http.download(base + "/page", "t", attempts=2, backoff=0.01)
-        assert list(own_tempdir.iterdir()) == []
-        assert _open_descriptors() <= before
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_a_body_cut_short_leaves_no_file_and_no_descriptor(own_tempdir, served):
+    base = served(_CutShort)
+    before = _open_descriptors()
+    with pytest.raises(http.SourceError, match="failed after 2 attempts"):
+        http.download(base + "/page", "t", attempts=2, backoff=0.01)
+    assert list(own_tempdir.iterdir()) == []
+    assert _open_descriptors() <= before
 
 
-def test_a_whole_body_is_one_file_the_caller_owns(own_tempdir):
-    server, base = serve_http(_Whole)
-    try:
-        before = _open_descriptors()
-        path = http.download(base + "/page", "t")
-        assert list(own_tempdir.iterdir()) == [path]
-        assert path.read_bytes() == b'{"done": true}'
-        assert _open_descriptors() <= before, "the file's descriptor is closed"
-        path.unlink()
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_a_whole_body_is_one_file_the_caller_owns(own_tempdir, served):
+    base = served(_Whole)
+    before = _open_descriptors()
+    path = http.download(base + "/page", "t")
+    assert list(own_tempdir.iterdir()) == [path]
+    assert path.read_bytes() == b'{"done": true}'
+    assert _open_descriptors() <= before, "the file's descriptor is closed"
+    path.unlink()
 
 
-def test_a_check_that_fails_otherwise_leaves_no_file(own_tempdir):
-    server, base = serve_http(_Whole)
-
+def test_a_check_that_fails_otherwise_leaves_no_file(own_tempdir, served):
     def broken(path):
         raise RuntimeError("the check itself failed")
 
-    try:
-        with pytest.raises(RuntimeError, match="check itself"):
-            http.download(base + "/page", "t", validate=broken)
-        assert list(own_tempdir.iterdir()) == []
-    finally:
-        server.shutdown()
-        server.server_close()
+    with pytest.raises(RuntimeError, match="check itself"):
+        http.download(served(_Whole) + "/page", "t", validate=broken)
+    assert list(own_tempdir.iterdir()) == []

@@ -51,11 +51,10 @@ def download(url: str, token: str, params: dict | list | None = None, *, attempt
             if validate:
                 try:
                     validate(target)
-                except ValueError as bad:
+                except BaseException as bad:  # no file left behind; only a truncation is retried
                     target.unlink(missing_ok=True)
-                    raise _RetryableError(f"incomplete body: {bad}") from bad
-                except BaseException:  # not a truncation: no retry, and no file left behind
-                    target.unlink(missing_ok=True)
+                    if isinstance(bad, ValueError):
+                        raise _RetryableError(f"incomplete body: {bad}") from bad
                     raise
             return target
         except (_RetryableError, requests.ConnectionError, requests.Timeout,
