@@ -1,8 +1,9 @@
 """Incremental models give the same result as a full refresh, late records included: a view event
-for a day far outside the lookback window and a late answer to a question weeks old land after a
-build, the incremental build picks them up (the event's day, the answer's thread and the
-question's month), and a full refresh of the same models then changes nothing — in every
-incremental model and in marts.metric_values."""
+for a day far outside the lookback window, a late answer to a question weeks old and a survey
+answer re-read with another score land after a build, the incremental build picks them up (the
+event's day, the answer's thread and the question's month, the survey response), and a full
+refresh of the same models then changes nothing — in every incremental model and in
+marts.metric_values."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import timedelta
 
 import psycopg
 
-from social_value.connectors import activity_events
+from social_value.connectors import activity_events, surveymonkey
 from social_value.connectors import viva_engage_export as export
 from social_value.dbt_runner import run_dbt
 from social_value.loader import finish_load, merge_batch, recorded_load
@@ -30,6 +31,8 @@ FACTS = {
     "core.int_posts": "*",
     "core.int_pain_points": "*",
     "core.int_event_months": "period_start",
+    "core.int_survey_response_fields": "*",
+    "core.int_survey_responses": "*",
     "core.int_intranet_metric_facts": "metric_key, level, metric_kind, period_start, org_unit, value, "
                                       "numerator, denominator",
     "marts.metric_values": "*",
@@ -95,9 +98,14 @@ def _check_late_records(conn) -> None:
             "group_id": group_id or "", "sender_id": answerer_id, "sender_type": "User",
             "body": "Zo lost je het op #opgelost", "created_at": f"{last_day}T09:00:00Z",
             "message_type": "update"}])
+    rescored_response, rescored_answer = _csat_answer_rescored(conn)
+    _land(conn, "surveymonkey", surveymonkey.tables()["answers"], [rescored_answer])
     try:
         run_dbt(["build"], transformer)
         incremental = _snapshot(conn)
+        assert conn.execute("select csat_score from core.int_survey_response_fields where source = "
+                            "'surveymonkey' and response_id = %s", (rescored_response,)).fetchone()[0] == 1, \
+            "the incremental build missed the rescored survey answer"
         assert reads_that_day() == reads_before + 1, "the incremental build missed the late event"
         assert conn.execute("select has_reply_by_other from core.int_posts where message_id = %s",
                             (question_id,)).fetchone()[0], "the incremental build missed the late answer"
@@ -114,3 +122,20 @@ def _check_late_records(conn) -> None:
         run_dbt(["build", "--full-refresh"], transformer)
     assert reads_that_day() == reads_before
     assert answered_in_question_month() == answered_before
+
+
+def _csat_answer_rescored(conn) -> tuple[str, dict]:
+    """A SurveyMonkey CSAT answer of 4 or 5 as the source sends it again, rescored to 1: the
+    response's id and the answer's raw record."""
+    columns = surveymonkey.tables()["answers"].columns
+    found = conn.execute(
+        "select " + ", ".join(f"answers.{column}" for column in columns) + " "
+        "from raw_surveymonkey.answers as answers "
+        "join core.int_survey_response_fields as fields "
+        "on fields.source = 'surveymonkey' and fields.response_id = answers.response_id "
+        "join core.survey_question_map as map on map.source = 'surveymonkey' and map.role = 'csat' "
+        "and map.field_kind = 'question' and map.field = answers.question_id "
+        "where fields.csat_score >= 4 order by answers.response_id limit 1").fetchone()
+    assert found, "the demo data has no SurveyMonkey CSAT answer of 4 or 5"
+    answer = dict(zip(columns, found, strict=True))
+    return answer["response_id"], {**answer, "choice_text": "1 - Zeer ontevreden"}

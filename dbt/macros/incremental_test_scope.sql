@@ -47,6 +47,7 @@
 {% macro incremental_test_scope(relation) -%}
     {%- set incremental_models = [
         'int_messages', 'int_message_hashtags', 'int_posts', 'int_pain_points', 'int_message_id_tokens',
+        'int_survey_response_fields', 'int_opportunity_history',
     ] -%}
     {%- set cross_row_tests = ['unique', 'unique_combination'] -%}
     {%- set new_day_scopes = {
@@ -64,6 +65,8 @@
         'raw_slack.messages': ('int_messages', '_load_id'),
         'raw_activity_events.events': ('int_activity_events', '_load_id'),
         'raw_msgraph.yammer_activity_user_detail': ('int_graph_days', '_load_id'),
+        'stg_salesforce__opportunity_history': ('int_opportunity_history', 'load_id'),
+        'raw_salesforce.opportunity_history': ('int_opportunity_history', '_load_id'),
     } -%}
     {%- if not execute or flags.FULL_REFRESH or var('test_scope', 'changed') == 'all'
         or relation.identifier is none -%}

@@ -13,7 +13,7 @@ opportunities as (
 
 opportunity_history as (
 
-    select * from {{ ref('stg_salesforce__opportunity_history') }}
+    select * from {{ ref('int_opportunity_history') }}
 
 ),
 
@@ -37,7 +37,7 @@ event_days as (
 
     union all
 
-    select (opportunity_history.created_at at time zone 'UTC')::date as event_date
+    select opportunity_history.created_date as event_date
     from opportunity_history
     inner join opportunities
         on opportunity_history.opportunity_id = opportunities.opportunity_id

@@ -12,7 +12,7 @@ opportunities as (
 
 opportunity_history as (
 
-    select * from {{ ref('stg_salesforce__opportunity_history') }}
+    select * from {{ ref('int_opportunity_history') }}
 
 ),
 
