@@ -32,6 +32,8 @@ FACTS = {
     "core.int_pain_points": "*",
     "core.int_event_months": "period_start",
     "core.int_survey_response_fields": "*",
+    "core.int_opportunity_history": "*",
+    "core.int_salesforce_opportunities": "*",
     "core.int_survey_responses": "*",
     "core.int_intranet_metric_facts": "metric_key, level, metric_kind, period_start, org_unit, value, "
                                       "numerator, denominator",

@@ -47,7 +47,7 @@
 {% macro incremental_test_scope(relation) -%}
     {%- set incremental_models = [
         'int_messages', 'int_message_hashtags', 'int_posts', 'int_pain_points', 'int_message_id_tokens',
-        'int_survey_response_fields', 'int_opportunity_history',
+        'int_survey_response_fields', 'int_opportunity_history', 'int_salesforce_opportunities',
     ] -%}
     {%- set cross_row_tests = ['unique', 'unique_combination'] -%}
     {%- set new_day_scopes = {
@@ -67,6 +67,8 @@
         'raw_msgraph.yammer_activity_user_detail': ('int_graph_days', '_load_id'),
         'stg_salesforce__opportunity_history': ('int_opportunity_history', 'load_id'),
         'raw_salesforce.opportunity_history': ('int_opportunity_history', '_load_id'),
+        'stg_salesforce__opportunities': ('int_salesforce_opportunities', 'load_id'),
+        'raw_salesforce.opportunities': ('int_salesforce_opportunities', '_load_id'),
     } -%}
     {%- if not execute or flags.FULL_REFRESH or var('test_scope', 'changed') == 'all'
         or relation.identifier is none -%}

@@ -15,7 +15,7 @@ projects as (
 
 salesforce_opportunities as (
 
-    select * from {{ ref('stg_salesforce__opportunities') }}
+    select * from {{ ref('int_salesforce_opportunities') }}
 
 ),
 

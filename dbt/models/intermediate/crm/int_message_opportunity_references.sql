@@ -15,7 +15,7 @@ tokens as (
 
 opportunities as (
 
-    select * from {{ ref('stg_salesforce__opportunities') }}
+    select * from {{ ref('int_salesforce_opportunities') }}
 
 ),
 

@@ -6,7 +6,7 @@ with
 
 opportunities as (
 
-    select * from {{ ref('stg_salesforce__opportunities') }}
+    select * from {{ ref('int_salesforce_opportunities') }}
 
 ),
 
