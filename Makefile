@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SVW    := PYTHONPATH=plugins $(BIN)/python -m social_value
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test lint check manifest psql airflow env stop simulator gx-suites lock erase bench bench-memory bench-replay clean docs
+.PHONY: help install demo test lint check manifest psql airflow env stop simulator gx-suites lock erase bench bench-memory bench-replay bench-cosmos clean docs
 
 help:
 	@echo "make demo     run the whole pipeline on the embedded default and show the result"
@@ -79,6 +79,9 @@ bench-memory: install
 DB ?= bench_l
 bench-replay: install
 	$(SVW) run $(BIN)/python -m social_value.bench.replay $(DB)
+
+bench-cosmos: install
+	$(SVW) run $(BIN)/python -m social_value.bench.cosmos_overhead --rounds $(or $(ROUNDS),3) $(if $(DB),--database $(DB))
 
 docs: install
 	@$(SVW) docs $(if $(PORT),--port $(PORT))

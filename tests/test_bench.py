@@ -131,3 +131,17 @@ def test_replay_restamps_each_sources_newest_load_only(env):
         database.drop(db)
     with pytest.raises(SystemExit):
         replay.main(["warehouse"])
+
+
+def test_a_kept_database_is_found_by_name_and_nothing_else(env):
+    """bench/database.kept: the logins of a database `make bench --keep` left; the warehouse's own
+    database, or any name that is not bench_*, is refused."""
+    from social_value.bench import database
+
+    kept = database.kept("bench_s")
+    assert kept.name == "bench_s"
+    for url in (kept.owner_url, kept.loader_url, kept.transformer_url):
+        assert url.rsplit("/", 1)[1].split("?")[0] == "bench_s"
+    assert "transformer" in kept.transformer_url and "loader" in kept.loader_url
+    with pytest.raises(ValueError, match="only a benchmark database"):
+        database.kept("warehouse")

@@ -1,10 +1,11 @@
 """What does rendering the dbt build with Airflow and cosmos cost? A bare `dbt build` against the
 build_warehouse DAG's dbt task group, on the same warehouse, measured alternately in one run.
 
-    python -m social_value.bench.cosmos_overhead [--rounds 1]
+    python -m social_value.bench.cosmos_overhead [--rounds 1] [--database bench_s]
 
 Run inside the project's environment (`python -m social_value run ...`, or the bench driver) on a
-warehouse that is loaded and built once already. Each round times:
+warehouse that is loaded and built once already: the configured one, or with --database a database
+`make bench ... --keep` left (what `make bench-cosmos DB=bench_s` runs). Each round times:
 
 - bare: `dbt build` as the transformer with the marts in the candidate schema, exactly what the
   producer task runs (same threads, same selection), from process start to exit;
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import sys
 import time
@@ -83,8 +85,13 @@ def _prepare() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="bare/cosmos pairs to time (median reported)")
+    parser.add_argument("--database", help="a database kept by `make bench ... --keep` (bench_s, bench_l)")
     args = parser.parse_args()
     runtime.apply_env()
+    if args.database:
+        from social_value.bench import database
+
+        os.environ.update(database.environment(database.kept(args.database)))
     from social_value.cli import LOG_DIR
 
     _prepare()

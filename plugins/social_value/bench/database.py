@@ -41,6 +41,17 @@ def create(name: str) -> BenchDatabase:
                          runtime.role_url(url, "transformer", passwords["transformer"]))
 
 
+def kept(name: str) -> BenchDatabase:
+    """A database an earlier `make bench ... --keep` left (bench_s, bench_m, bench_l), as create()
+    would have returned it."""
+    if not name.startswith("bench_"):
+        raise ValueError(f"only a benchmark database (bench_*), not {name}")
+    url = _on(os.environ["SVW_WAREHOUSE_URL"], name)
+    passwords = role_passwords()
+    return BenchDatabase(name, url, runtime.role_url(url, "loader", passwords["loader"]),
+                         runtime.role_url(url, "transformer", passwords["transformer"]))
+
+
 def drop(database: BenchDatabase) -> None:
     with psycopg.connect(_on(database.owner_url, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from social_value import runtime
 from social_value.bench import database, dbt_build
-from social_value.warehouse_setup import role_passwords
 
 
 def restamp_newest_loads(url: str) -> dict[str, tuple[int, int, int]]:
@@ -62,8 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.database.startswith("bench_"):
         parser.error("only a benchmark database (bench_*): this rewrites raw load ids")
-    owner = database._on(os.environ["SVW_WAREHOUSE_URL"], args.database)
-    transformer = runtime.role_url(owner, "transformer", role_passwords()["transformer"])
+    kept = database.kept(args.database)
+    owner, transformer = kept.owner_url, kept.transformer_url
     for source, (old, new, rows) in restamp_newest_loads(owner).items():
         print(f"{source}: load {old} → {new}, {rows:,} raw rows", flush=True)
     args.target.mkdir(parents=True, exist_ok=True)
