@@ -34,11 +34,8 @@ def create(name: str) -> BenchDatabase:
     with psycopg.connect(_on(owner, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = _on(owner, name)
-    passwords = role_passwords()
-    setup(url, os.environ["SVW_PSEUDONYM_KEY"], passwords)
-    return BenchDatabase(name, url, runtime.role_url(url, "loader", passwords["loader"]),
-                         runtime.role_url(url, "transformer", passwords["transformer"]))
+    setup(_on(owner, name), os.environ["SVW_PSEUDONYM_KEY"], role_passwords())
+    return _logins(name)
 
 
 def kept(name: str) -> BenchDatabase:
@@ -46,6 +43,11 @@ def kept(name: str) -> BenchDatabase:
     would have returned it."""
     if not name.startswith("bench_"):
         raise ValueError(f"only a benchmark database (bench_*), not {name}")
+    return _logins(name)
+
+
+def _logins(name: str) -> BenchDatabase:
+    """Database `name` beside the configured warehouse, with its owner, loader and transformer URLs."""
     url = _on(os.environ["SVW_WAREHOUSE_URL"], name)
     passwords = role_passwords()
     return BenchDatabase(name, url, runtime.role_url(url, "loader", passwords["loader"]),

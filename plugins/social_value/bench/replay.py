@@ -57,9 +57,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", type=Path, default=Path(tempfile.gettempdir()) / "svw-bench-replay",
                         help="dbt target folder, kept between runs for partial parsing")
     args = parser.parse_args(argv)
-    if not args.database.startswith("bench_"):
-        parser.error("only a benchmark database (bench_*): this rewrites raw load ids")
-    kept = database.kept(args.database)
+    try:  # only a benchmark database: this rewrites raw load ids
+        kept = database.kept(args.database)
+    except ValueError as refused:
+        parser.error(str(refused))
     owner, transformer = kept.owner_url, kept.transformer_url
     for source, (old, new, rows) in restamp_newest_loads(owner).items():
         print(f"{source}: load {old} → {new}, {rows:,} raw rows", flush=True)
