@@ -1,7 +1,7 @@
 {#-
     Salesforce opportunities, deleted ones included, with their amounts, dates and flags typed and
     the Id's 15-character form indexed, for int_opportunities, int_message_opportunity_references
-    and int_delivery_projects: each reads typed rows instead of parsing three timestamps of every
+    and int_salesforce_projects: each reads typed rows instead of parsing three timestamps of every
     opportunity (the staging view parses the text on each read: 1.5 s of each reader at L).
 
     Incremental (docs/incremental-builds.md): a run takes the opportunities loaded after the newest
