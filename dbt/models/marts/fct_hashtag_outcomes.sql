@@ -6,15 +6,10 @@
     Choices: referenced ids are every opportunity the message names by a 15- or 18-character Id or
     record URL (int_message_opportunity_references), whatever the opportunity's CloseDate; a message
     with two registered hashtags has two rows. Unregistered hashtags are not outcomes and are left
-    out (they still count in hashtag_messages).
+    out (they still count in hashtag_messages). The message's own columns come with its hashtag
+    rows (int_message_hashtags), so no message without a hashtag is read.
 -#}
 with
-
-messages as (
-
-    select * from {{ ref('int_messages') }}
-
-),
 
 hashtags as (
 
@@ -50,12 +45,12 @@ message_references as (
 final as (
 
     select
-        messages.message_id::text as message_id,
-        messages.thread_id::text as thread_id,
-        messages.platform::text as platform,
-        messages.created_at::timestamptz as created_at,
-        messages.person_key::text as author_key,
-        messages.department::text as department,
+        hashtags.message_id::text as message_id,
+        hashtags.thread_id::text as thread_id,
+        hashtags.platform::text as platform,
+        hashtags.created_at::timestamptz as created_at,
+        hashtags.person_key::text as author_key,
+        hashtags.department::text as department,
         hashtags.hashtag::text as hashtag,
         hashtags.outcome_type::text as outcome_type,
         coalesce(message_references.referenced_opportunity_ids, '{}')::text[] as referenced_opportunity_ids,
@@ -64,8 +59,6 @@ final as (
         pain_points.hours_to_resolution::numeric as hours_to_resolution
 
     from hashtags
-    inner join messages
-        on hashtags.message_id = messages.message_id
     left join message_references
         on hashtags.message_id = message_references.message_id
     left join pain_points

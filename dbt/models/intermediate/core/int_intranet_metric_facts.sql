@@ -322,24 +322,26 @@ post_outcomes as (
 
 tagged_messages as (
 
-    -- Every hashtag makes a hashtag message; customer hashtags also count as their outcome.
+    -- Every hashtag makes a hashtag message; customer hashtags also count as their outcome. The
+    -- hashtag rows carry their message's time and department (int_message_hashtags).
     select
         case
             when counted_as.measure_kind = 'any' then 'hashtag_messages'
             when hashtags.outcome_type = 'customer_impact' then 'customer_impact_messages'
             else 'customer_feedback_messages'
         end as measure,
-        date_trunc('month', messages.created_at at time zone 'UTC')::date as period_start,
-        messages.department,
-        messages.message_id as item_key
+        date_trunc('month', hashtags.created_at at time zone 'UTC')::date as period_start,
+        hashtags.department,
+        hashtags.message_id as item_key
 
     from hashtags
-    inner join scoped_messages as messages
-        on hashtags.message_id = messages.message_id
     cross join lateral (values ('any'), ('outcome')) as counted_as (measure_kind)
     where
-        counted_as.measure_kind = 'any'
-        or hashtags.outcome_type in ('customer_impact', 'customer_feedback')
+        {{ in_recomputed_months('hashtags.created_at', months, utc=true) }}
+        and (
+            counted_as.measure_kind = 'any'
+            or hashtags.outcome_type in ('customer_impact', 'customer_feedback')
+        )
 
 ),
 
