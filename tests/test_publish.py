@@ -88,6 +88,12 @@ def test_a_bad_record_publishes_nothing_and_the_next_good_run_publishes(demo, re
         "select id, response_status from raw_surveymonkey.responses order by id limit 1").fetchone()
     reader.execute("update raw_surveymonkey.responses set response_status = %s where id = %s",
                    (BAD_STATUS, response_id))
+    # and another response without any creation time: not_null_columns names the NULL column
+    undated_id, created, date_created = reader.execute(
+        "select id, created_at, date_created from raw_surveymonkey.responses where id != %s "
+        "order by id limit 1", (response_id,)).fetchone()
+    reader.execute("update raw_surveymonkey.responses set created_at = null, date_created = null "
+                   "where id = %s", (undated_id,))
     try:
         with pytest.raises(DbtFailedError, match="accepted_values"):
             build_and_publish(transformer_url(), build_id="test_bad_record")
@@ -97,11 +103,15 @@ def test_a_bad_record_publishes_nothing_and_the_next_good_run_publishes(demo, re
                                 "where build_id = 'test_bad_record' and status = 'fail'").fetchall()
         assert any("accepted_values" in name and "response_status" in name and rows == 1
                    for name, rows in failed), failed
+        assert any("not_null_columns_stg_surveymonkey__responses" in name and rows == 1
+                   for name, rows in failed), failed
         assert not reader.execute(
             "select 1 from audit.publications where build_id = 'test_bad_record'").fetchone()
     finally:
         reader.execute("update raw_surveymonkey.responses set response_status = %s where id = %s",
                        (status, response_id))
+        reader.execute("update raw_surveymonkey.responses set created_at = %s, date_created = %s "
+                       "where id = %s", (created, date_created, undated_id))
     result = build_and_publish(transformer_url(), build_id="test_good_after_bad")
     assert live_publication(reader)[:2] == (result["publication"]["publication_id"], "test_good_after_bad")
     assert metric_values(reader) == metrics_before
@@ -149,12 +159,20 @@ def test_the_dag_run_fails_naming_the_failed_test_and_publishes_nothing(demo, re
         "select id, response_status from raw_surveymonkey.responses order by id limit 1").fetchone()
     reader.execute("update raw_surveymonkey.responses set response_status = %s where id = %s",
                    (BAD_STATUS, response_id))
+    # and another response without any creation time: not_null_columns names the NULL column
+    undated_id, created, date_created = reader.execute(
+        "select id, created_at, date_created from raw_surveymonkey.responses where id != %s "
+        "order by id limit 1", (response_id,)).fetchone()
+    reader.execute("update raw_surveymonkey.responses set created_at = null, date_created = null "
+                   "where id = %s", (undated_id,))
     try:
         run = subprocess.run([str(ROOT / ".venv" / "bin" / "airflow"), "dags", "test", "build_warehouse"],
                              cwd=ROOT, env=os.environ, capture_output=True, text=True, timeout=1800)
     finally:
         reader.execute("update raw_surveymonkey.responses set response_status = %s where id = %s",
                        (status, response_id))
+        reader.execute("update raw_surveymonkey.responses set created_at = %s, date_created = %s "
+                       "where id = %s", (created, date_created, undated_id))
     log = run.stdout + run.stderr
     assert re.search(r"dbt build failed: .*accepted_values_stg_surveymonkey__responses_response_status", log)
     run_id, state = latest_run("build_warehouse")

@@ -69,10 +69,18 @@
 {#-
     A condition on date_column: in an incremental build of int_activity_days, true only for the
     days being recomputed (`window`, from activity_recompute_window()); in a full build, always true.
+    utc=true: date_column is a timestamptz and the days are UTC days, compared as timestamptz
+    bounds so that an index on the column can find them.
 -#}
-{% macro activity_window(date_column, window) -%}
+{% macro activity_window(date_column, window, utc=false) -%}
     {%- if window is none or window.since_date is none -%}
         true
+    {%- elif utc -%}
+        ({{ date_column }} >= '{{ window.since_date }} 00:00:00+00'::timestamptz
+        {%- for day in window.days %}
+            or ({{ date_column }} >= '{{ day }} 00:00:00+00'::timestamptz
+                and {{ date_column }} < '{{ day }} 00:00:00+00'::timestamptz + interval '24 hours')
+        {%- endfor -%})
     {%- else -%}
         ({{ date_column }} >= '{{ window.since_date }}'::date
         {%- if window.days %}

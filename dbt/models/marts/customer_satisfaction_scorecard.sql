@@ -3,7 +3,13 @@
     per account, against the norms seed. The months run from the first to the last month holding
     a CRM or survey event; the organisation has a row for each, an account for each once it has
     ever had a survey response. A month without answers has value NULL, 0 / 0 and no status.
+
+    Merge joins are off for this model's transaction (`set local`): the planner takes the grid
+    of months × accounts × metrics for 10 million rows (a series of months is guessed at 1,000)
+    and sorts both sides for a merge join, where a hash join on the 117,500 aggregated rows is
+    twice as fast (at L, 2.4 → 1.1 s alone).
 -#}
+{{ config(pre_hook="set local enable_mergejoin = off") }}
 with
 
 survey_scores as (
