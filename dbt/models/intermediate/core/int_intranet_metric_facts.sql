@@ -168,7 +168,7 @@ registered_users as (
 
 -- One row per person and month, from a hash aggregate of the month's person-days: active_users,
 -- contributing_users and active_departments each sorted the person-days themselves (at L, a
--- month is 590,000 of them: three sorts spilled to disk, 4 of the facts' 8 s).
+-- month is 590,000 of them; the recomputed month's query took 7.9 s alone, 6.9 s with this).
 person_months as (
 
     select
