@@ -8,13 +8,14 @@ marts.metric_values."""
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 
 import psycopg
 
 from social_value.connectors import activity_events, surveymonkey
 from social_value.connectors import viva_engage_export as export
-from social_value.dbt_runner import run_dbt
+from social_value.dbt_runner import DBT_DIR, run_dbt
 from social_value.loader import finish_load, merge_batch, recorded_load
 
 LATE_EVENT = "evt-late-test-0001"
@@ -113,6 +114,7 @@ def _check_late_records(conn) -> None:
                             (question_id,)).fetchone()[0], "the incremental build missed the late answer"
         assert answered_in_question_month() == answered_before + 1, \
             "the question's month did not count the late answer"
+        _check_tests_scoped_to_the_written_rows(conn)
 
         run_dbt(["build", "--full-refresh"], transformer)
         full = _snapshot(conn)
@@ -124,6 +126,38 @@ def _check_late_records(conn) -> None:
         run_dbt(["build", "--full-refresh"], transformer)
     assert reads_that_day() == reads_before
     assert answered_in_question_month() == answered_before
+
+
+# The incremental models whose tests check the rows of the latest build (macros/incremental_test_scope.sql).
+SCOPED_BY_LOAD_ID = ["int_messages", "int_message_hashtags", "int_posts", "int_pain_points",
+                     "int_message_id_tokens", "int_survey_response_fields", "int_opportunity_history",
+                     "int_salesforce_opportunities"]
+
+
+def _check_tests_scoped_to_the_written_rows(conn) -> None:
+    """The scope `load_id > N` that an incremental build's tests use is exactly the rows the build
+    wrote (the newest transaction's): N as the build's compiled unique test on int_messages has
+    it, and for every scoped model as latest_build_load_id computes it."""
+    compiled = next((DBT_DIR / "target" / "compiled").rglob("unique_int_messages_message_id.sql")).read_text()
+    scoped = re.search(r"load_id > (\d+)", compiled)
+    assert scoped, f"the unique test on int_messages is not scoped to a load_id:\n{compiled}"
+    assert {m for (m,) in _rows(conn, "int_messages", f"load_id > {scoped[1]}", "message_id")} \
+        == {m for (m,) in _rows(conn, "int_messages", _NEWEST_XMIN, "message_id")} >= {LATE_REPLY}
+    for model in SCOPED_BY_LOAD_ID:
+        newest = conn.execute(f"select xmin::text from core.{model} where load_id is not null "
+                              "order by load_id desc limit 1").fetchone()[0]
+        older = conn.execute(f"select coalesce(max(load_id), 0) from core.{model} "
+                             "where not xmin = %s::xid", (newest,)).fetchone()[0]
+        assert sorted(_rows(conn, model, f"load_id > {older}"), key=repr) \
+            == sorted(_rows(conn, model, _NEWEST_XMIN), key=repr), f"{model}: tests would check other rows"
+
+
+_NEWEST_XMIN = "age(xmin) = (select min(age(newest.xmin)) from {table} as newest)"
+
+
+def _rows(conn, model: str, condition: str, columns: str = "*") -> list[tuple]:
+    table = f"core.{model}"
+    return conn.execute(f"select {columns} from {table} where {condition.format(table=table)}").fetchall()
 
 
 def _csat_answer_rescored(conn) -> tuple[str, dict]:
