@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, metric_values
 from test_privacy import role_url
 
-from social_value.dbt_runner import DbtFailedError
+from social_value.dbt_runner import DBT_DIR, DbtFailedError, run_dbt
 from social_value.publish import CANDIDATE, build_and_publish
 
 BAD_STATUS = "not_a_status"  # breaks accepted_values on stg_surveymonkey__responses.response_status
@@ -115,6 +115,26 @@ def test_a_bad_record_publishes_nothing_and_the_next_good_run_publishes(demo, re
     result = build_and_publish(transformer_url(), build_id="test_good_after_bad")
     assert live_publication(reader)[:2] == (result["publication"]["publication_id"], "test_good_after_bad")
     assert metric_values(reader) == metrics_before
+
+
+def test_a_landing_table_without_its_declared_key_fails_the_key_test(demo, reader):
+    """Raw keys are enforced by Postgres, not tested row by row: raw_tables_enforce_their_keys
+    fails, naming the table, when a landing table lacks the primary key its source declares."""
+    name, definition = reader.execute(
+        "select conname, pg_get_constraintdef(oid) from pg_constraint "
+        "where conrelid = 'raw_slack.channels'::regclass and contype = 'p'").fetchone()
+    reader.execute(f"alter table raw_slack.channels drop constraint {name}")
+    try:
+        with pytest.raises(DbtFailedError, match="raw_tables_enforce_their_keys"):
+            run_dbt(["test", "--select", "raw_tables_enforce_their_keys"], transformer_url(),
+                    env={"SVW_MARTS_SCHEMA": CANDIDATE})
+        compiled = next((DBT_DIR / "target" / "compiled").rglob("raw_tables_enforce_their_keys.sql"))
+        failing = reader.execute(compiled.read_text()).fetchall()
+        assert failing == [("raw_slack", "channels", "id", None)]
+    finally:
+        reader.execute(f"alter table raw_slack.channels add constraint {name} {definition}")
+    run_dbt(["test", "--select", "raw_tables_enforce_their_keys"], transformer_url(),
+            env={"SVW_MARTS_SCHEMA": CANDIDATE})
 
 
 def _build_process(build_id: str) -> subprocess.Popen:
