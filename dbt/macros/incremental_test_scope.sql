@@ -28,8 +28,9 @@
       `dbt build` these tests run before the consuming model is rebuilt, so its newest load is the
       previous build's.
     - The message and opportunity staging views (new_key_scopes, with the model whose newest load
-      says what is new; the raw tables' keys are enforced by Postgres, not tested by row): a test of each row on its own checks the rows
-      loaded after the consumer's newest load, as above; a uniqueness test checks every row
+      says what is new; the raw tables' keys are enforced by their primary keys, not tested by
+      row): a test of each row on its own checks the rows loaded after the consumer's newest
+      load, as above; a uniqueness test checks every row
       whose key is the key of such a row, so a new row that repeats an old row's key is still
       found (two old rows were tested by an earlier build).
 -#}
