@@ -77,8 +77,7 @@
     {%- if relation.identifier in incremental_models -%}
         {{- return('load_id > ' ~ latest_build_load_id(relation)) -}}
     {%- endif -%}
-    {%- set key_scope = new_key_scopes.get(relation.identifier)
-        or new_key_scopes.get(relation.schema ~ '.' ~ relation.identifier) -%}
+    {%- set key_scope = new_key_scopes.get(relation.identifier) -%}
     {%- if key_scope -%}
         {%- set consumer_name, load_column = key_scope -%}
         {%- set consumer = adapter.get_relation(database=relation.database, schema='core',
