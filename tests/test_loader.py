@@ -53,6 +53,20 @@ def test_changed_record_is_updated_and_later_duplicate_wins(conn, scratch_schema
     assert _contents(conn, table) == [("1", "new", "2", None, second_load)]
 
 
+def test_first_load_appends_and_a_key_twice_keeps_the_later_row(conn, scratch_schema):
+    table = _table(scratch_schema)
+    load_id, stats = _land(conn, table, [
+        {"id": "1", "name": "first", "size": "1"},
+        {"id": "2", "name": "only", "size": "2"},
+        {"id": "1", "name": "later", "size": "3"},  # building the key finds it twice: deduplicated
+    ])
+    assert (stats.read, stats.loaded) == (3, 2)
+    assert _contents(conn, table) == [("1", "later", "3", None, load_id), ("2", "only", "2", None, load_id)]
+    primary_key = conn.execute("select pg_get_constraintdef(oid) from pg_constraint where conrelid = "
+                               "%s::regclass and contype = 'p'", (f"{scratch_schema}.things",)).fetchall()
+    assert primary_key == [("PRIMARY KEY (id)",)]
+
+
 def test_bad_records_are_quarantined_with_reason(conn, scratch_schema):
     table = _table(scratch_schema)
     load_id, stats = _land(conn, table, [

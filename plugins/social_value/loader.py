@@ -342,13 +342,15 @@ def _merge_stage(conn: psycopg.Connection, table: RawTable, stage: sql.Identifie
     changed = sql.SQL("({}) is distinct from ({})").format(
         sql.SQL(", ").join(sql.SQL("{}.{}").format(table.ident(), sql.Identifier(c)) for c in data_cols),
         sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in data_cols))
+    rows = sql.SQL("{values}, _origin, %s, clock_timestamp() from {stage}").format(
+        values=sql.SQL(", ").join(values), stage=stage)
     insert = sql.SQL(
-        "insert into {target} ({cols}, _load_id, _loaded_at) "
-        "select distinct on ({key}) {values}, _origin, %s, clock_timestamp() from {stage} "
-        "order by {key}, _seq desc"
-    ).format(target=table.ident(), cols=all_cols, key=key, stage=stage, values=sql.SQL(", ").join(values))
+        "insert into {target} ({cols}, _load_id, _loaded_at) select distinct on ({key}) {rows} "
+        "order by {key}, _seq desc").format(target=table.ident(), cols=all_cols, key=key, rows=rows)
     if _is_empty(conn, table):
-        return _append_to_empty(conn, table, insert, load_id)
+        append = sql.SQL("insert into {} ({}, _load_id, _loaded_at) select {}").format(
+            table.ident(), all_cols, rows)
+        return _append_to_empty(conn, table, append, insert, load_id)
     upsert = insert + sql.SQL(" on conflict ({key}) do update set {updates} where {changed}").format(
         key=key, updates=updates, changed=changed)
     return conn.execute(upsert, (load_id,)).rowcount
@@ -358,18 +360,33 @@ def _is_empty(conn: psycopg.Connection, table: RawTable) -> bool:
     return conn.execute(sql.SQL("select not exists (select from {})").format(table.ident())).fetchone()[0]
 
 
-def _append_to_empty(conn: psycopg.Connection, table: RawTable, insert: sql.Composed, load_id: int) -> int:
+def _append_to_empty(conn: psycopg.Connection, table: RawTable, append: sql.Composed,
+                     deduplicated: sql.Composed, load_id: int) -> int:
     """A first load (or a backfill into a new landing zone): nothing to merge with, so the rows are
     appended with the primary key dropped and the key built once afterwards, which costs about half
     of maintaining it row by row (docs/performance.md). The key is rebuilt in the same transaction,
-    and the table is locked until it commits, as any first load's table is in effect."""
+    and the table is locked until it commits, as any first load's table is in effect.
+
+    The stage is appended as it is, unsorted: a batch rarely holds a key twice, and sorting whole
+    rows for "the latest of each key" spilled most of a first load's merge to disk (Slack's 1.1
+    million messages at L: 330 MB, 4 of 8 s). If building the key finds a key twice, the append is
+    rolled back and `deduplicated` (the latest row of each key) is appended instead."""
     name, definition = conn.execute(
         "select conname, pg_get_constraintdef(oid) from pg_constraint "
         "where conrelid = %s::regclass and contype = 'p'", (table.ident().as_string(conn),)).fetchone()
     conn.execute(sql.SQL("alter table {} drop constraint {}").format(table.ident(), sql.Identifier(name)))
-    rows = conn.execute(insert, (load_id,)).rowcount
-    conn.execute(sql.SQL("alter table {} add constraint {} {}").format(
-        table.ident(), sql.Identifier(name), sql.SQL(definition)))
+    add_key = sql.SQL("alter table {} add constraint {} {}").format(
+        table.ident(), sql.Identifier(name), sql.SQL(definition))
+    try:
+        with conn.transaction():
+            rows = conn.execute(append, (load_id,)).rowcount
+            conn.execute(add_key)
+        return rows
+    except psycopg.errors.UniqueViolation:
+        log.info("%s.%s: the batch holds a key more than once; appending the latest row of each",
+                 table.schema, table.name)
+    rows = conn.execute(deduplicated, (load_id,)).rowcount
+    conn.execute(add_key)
     return rows
 
 

@@ -135,8 +135,6 @@ def _fill(conn: psycopg.Connection, stage: loader.Stage, obj: SObject, pages: _P
     what the row path must handle: a page that is not a query result, a record without a readable
     SystemModstamp."""
     docs = bulk_json.JsonDocs(conn, obj.table)
-    # Pages are large and read once: not compressing them saves Postgres CPU on COPY and on reads.
-    conn.execute(sql.SQL("alter table {} alter column doc set storage external").format(docs.ident))
     n = 0
     while (page := pages.fetch()) is not None:
         n += 1

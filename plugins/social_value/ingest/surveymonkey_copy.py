@@ -82,7 +82,6 @@ def land_pages(conn: psycopg.Connection, stages: dict[str, loader.Stage], pages:
 def _fill(conn: psycopg.Connection, stages: dict[str, loader.Stage], pages: ResponsePages,
           decoder: sm.Decoder) -> tuple[int, int, int]:
     docs = bulk_json.JsonDocs(conn, "surveymonkey")
-    conn.execute(sql.SQL("alter table {} alter column doc set storage external").format(docs.ident))
     origins = _copy_pages(conn, docs, pages)
     conn.execute(sql.SQL("update {} as d set _origin = o.origin from unnest(%s::text[]) with ordinality "
                          "as o (origin, seq) where d._seq = o.seq").format(docs.ident), (origins,))
