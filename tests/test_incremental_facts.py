@@ -142,6 +142,8 @@ def _check_tests_scoped_to_the_written_rows(conn) -> None:
     for path in (DBT_DIR / "target" / "compiled").rglob("*.sql"):
         for model, since in re.findall(r'"core"\."(\w+)" where load_id > (\d+)\)', path.read_text()):
             scopes.setdefault(model, set()).add(since)
+    # A model the macro scopes and this list misses (or the reverse) fails here, not silently.
+    assert sorted(scopes) == sorted(SCOPED_BY_LOAD_ID)
     for model in SCOPED_BY_LOAD_ID:
         assert len(scopes.get(model, ())) == 1, f"{model}: not scoped to one load_id: {scopes.get(model)}"
         (since,) = scopes[model]

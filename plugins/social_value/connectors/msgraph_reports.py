@@ -66,5 +66,7 @@ def count_concealed(conn, stage) -> int:
     """Rows of a stage (a psycopg sql.Identifier) whose principal name is concealed, as is_concealed."""
     from psycopg import sql  # the report readers above need no database driver
 
-    return conn.execute(sql.SQL("select count(*) from {} where user_principal_name ~ '^[0-9A-Fa-f]{{32}}$'"
-                                ).format(stage)).fetchone()[0]
+    # The length first: the expression on every staged row took 3.5 s at L (6.4 million rows).
+    count = sql.SQL("select count(*) from {} where octet_length(user_principal_name) = 32 "
+                    "and user_principal_name ~ '^[0-9A-Fa-f]{{32}}$'").format(stage)
+    return conn.execute(count).fetchone()[0]
