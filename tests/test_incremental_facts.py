@@ -128,10 +128,10 @@ def _check_late_records(conn) -> None:
     assert answered_in_question_month() == answered_before
 
 
-# The incremental models whose tests check the rows of the latest build (macros/incremental_test_scope.sql).
-SCOPED_BY_LOAD_ID = ["int_messages", "int_message_hashtags", "int_posts", "int_pain_points",
-                     "int_message_id_tokens", "int_survey_response_fields", "int_opportunity_history",
-                     "int_salesforce_opportunities"]
+# The incremental models whose tests check the rows of the latest build: read from the macro's own
+# list, so a model added there is checked here too.
+_MACRO = (DBT_DIR / "macros" / "incremental_test_scope.sql").read_text()
+SCOPED_BY_LOAD_ID = re.findall(r"'(\w+)'", re.search(r"incremental_models = \[(.*?)\]", _MACRO, re.S)[1])
 
 
 def _check_tests_scoped_to_the_written_rows(conn) -> None:
@@ -142,8 +142,7 @@ def _check_tests_scoped_to_the_written_rows(conn) -> None:
     for path in (DBT_DIR / "target" / "compiled").rglob("*.sql"):
         for model, since in re.findall(r'"core"\."(\w+)" where load_id > (\d+)\)', path.read_text()):
             scopes.setdefault(model, set()).add(since)
-    # A model the macro scopes and this list misses (or the reverse) fails here, not silently.
-    assert sorted(scopes) == sorted(SCOPED_BY_LOAD_ID)
+    assert len(SCOPED_BY_LOAD_ID) >= 8, SCOPED_BY_LOAD_ID  # the macro's list was found
     for model in SCOPED_BY_LOAD_ID:
         assert len(scopes.get(model, ())) == 1, f"{model}: not scoped to one load_id: {scopes.get(model)}"
         (since,) = scopes[model]
