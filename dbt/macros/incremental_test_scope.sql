@@ -64,11 +64,11 @@
         'int_activity_days': ('activity_date', 'int_intranet_metric_facts'),
     } -%}
     {%- set new_key_scopes = {
-        'stg_viva_engage__messages': ('int_messages', 'load_id'),
-        'stg_slack__messages': ('int_messages', 'load_id'),
-        'stg_slack__message_reactions': ('int_activity_days', 'load_id'),
-        'stg_salesforce__opportunity_history': ('int_opportunity_history', 'load_id'),
-        'stg_salesforce__opportunities': ('int_salesforce_opportunities', 'load_id'),
+        'stg_viva_engage__messages': 'int_messages',
+        'stg_slack__messages': 'int_messages',
+        'stg_slack__message_reactions': 'int_activity_days',
+        'stg_salesforce__opportunity_history': 'int_opportunity_history',
+        'stg_salesforce__opportunities': 'int_salesforce_opportunities',
     } -%}
     {%- if not execute or flags.FULL_REFRESH or var('test_scope', 'changed') == 'all'
         or relation.identifier is none -%}
@@ -77,9 +77,8 @@
     {%- if relation.identifier in incremental_models -%}
         {{- return('load_id > ' ~ latest_build_load_id(relation)) -}}
     {%- endif -%}
-    {%- set key_scope = new_key_scopes.get(relation.identifier) -%}
-    {%- if key_scope -%}
-        {%- set consumer_name, load_column = key_scope -%}
+    {%- set consumer_name = new_key_scopes.get(relation.identifier) -%}
+    {%- if consumer_name -%}
         {%- set consumer = adapter.get_relation(database=relation.database, schema='core',
                                                 identifier=consumer_name) -%}
         {%- if consumer is none -%}
@@ -90,12 +89,12 @@
         {%- if test is none -%}
             {{- return('') -}}
         {%- elif test.name not in cross_row_tests -%}
-            {{- return(load_column ~ ' > ' ~ since) -}}
+            {{- return('load_id > ' ~ since) -}}
         {%- endif -%}
         {%- set columns = test.kwargs.columns if test.name == 'unique_combination' else [test.kwargs.column_name] -%}
         {%- set key = '(' ~ columns | join(', ') ~ ')' -%}
         {{- return(key ~ ' in (select ' ~ columns | join(', ') ~ ' from ' ~ relation
-                   ~ ' where ' ~ load_column ~ ' > ' ~ since ~ ')') -}}
+                   ~ ' where load_id > ' ~ since ~ ')') -}}
     {%- endif -%}
     {%- if relation.identifier in new_day_scopes -%}
         {%- set date_expression, consumer_name = new_day_scopes[relation.identifier] -%}
