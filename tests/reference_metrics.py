@@ -18,6 +18,10 @@ Months and org units
   Every metric has a row for every org unit and month (CRM and survey metrics too: a department
   that owns no opportunity shows 0 / 0), except active_departments ('ALL' only).
 - A department row whose registered_users < 5 has value, numerator, denominator NULL, suppressed.
+  Complementary suppression (the dbt model's documented choice beyond METRICS.md): where 'ALL'
+  minus the visible departments leaves fewer than 5 registered people while some department is
+  hidden, the visible department with the fewest registered users (then the first by name) is
+  hidden as well.
 
 Persons
 - A person is a Viva Engage user or a non-bot Slack member with an email, identified by the HMAC
@@ -762,10 +766,22 @@ def reference_rows(conn: psycopg.Connection, pseudonym_key: str,
     _derived_ratios(tally, months, units)
     rows = []
     for month in months:
+        hidden = hidden_units(month, departments, tally, min_group_size)
         for unit in units:
-            small = unit != ALL and tally.counts.get(("registered_users", month, unit), 0) < min_group_size
             for metric in METRICS:
                 if metric == "active_departments" and unit != ALL:
                     continue
-                rows.append(metric_row(metric, month, unit, tally, small))
+                rows.append(metric_row(metric, month, unit, tally, unit in hidden))
     return rows
+
+
+def hidden_units(month: date, departments, tally: Tally, min_group_size: int) -> set[str]:
+    """The small departments of `month`, plus a complement when 'ALL' minus the rest would
+    leave a group of fewer than min_group_size registered people."""
+    registered = {unit: tally.counts.get(("registered_users", month, unit), 0) for unit in departments}
+    hidden = {unit for unit, count in registered.items() if count < min_group_size}
+    shown = sorted((count, unit) for unit, count in registered.items() if unit not in hidden)
+    rest = tally.counts.get(("registered_users", month, ALL), 0) - sum(count for count, _ in shown)
+    if hidden and shown and rest < min_group_size:
+        hidden.add(shown[0][1])
+    return hidden

@@ -6,9 +6,10 @@
     - Intranet metrics come dense from int_intranet_metric_facts; CRM and survey metrics come from
       int_business_metric_facts only where they have items, and are filled in here: a count is 0, a
       ratio or nps NULL over 0 / 0, a median NULL over 0 items.
-    - Suppression: a department row whose registered_users < min_group_size in that month has value,
-      numerator and denominator NULL and suppressed = true, for every metric, CRM and survey ones
-      too; 'ALL' is never suppressed.
+    - Suppression: the department rows int_suppressed_units hides (fewer registered users than
+      min_group_size, or the complement that keeps 'ALL' minus the visible departments from
+      revealing them) have value, numerator and denominator NULL and suppressed = true, for every
+      metric, CRM and survey ones too; 'ALL' is never suppressed.
 -#}
 {%- set business_metrics = [
     ('opportunities_closed', 'count'), ('opportunities_won', 'count'), ('win_rate', 'ratio'),
@@ -40,6 +41,12 @@ periods as (
 org_units as (
 
     select * from {{ ref('int_org_units') }}
+
+),
+
+suppressed_units as (
+
+    select * from {{ ref('int_suppressed_units') }}
 
 ),
 
@@ -118,30 +125,17 @@ all_facts as (
 
 ),
 
-registered_users as (
-
-    select
-        period_start,
-        org_unit,
-        value as registered_users
-
-    from intranet_facts
-    where metric_key = 'registered_users'
-
-),
-
 flagged as (
 
     select
         all_facts.*,
-        all_facts.org_unit != 'ALL'
-        and coalesce(registered_users.registered_users, 0) < {{ min_group_size() }} as suppressed
+        coalesce(suppressed_units.is_suppressed, false) as suppressed
 
     from all_facts
-    left join registered_users
+    left join suppressed_units
         on
-            all_facts.period_start = registered_users.period_start
-            and all_facts.org_unit = registered_users.org_unit
+            all_facts.period_start = suppressed_units.period_start
+            and all_facts.org_unit = suppressed_units.org_unit
 
 ),
 
