@@ -53,8 +53,9 @@ def _warn_undated(conn: psycopg.Connection, stage: loader.Stage, path: Path, hea
     undated = conn.execute(sql.SQL("select count(*) from {} where coalesce(recorded_at, '') = ''").format(
         stage.ident)).fetchone()[0]
     if undated:
-        why = "the export has no RecordedDate column (a legacy export)" if "RecordedDate" not in header.names \
-            else "their RecordedDate is empty"
+        legacy = "RecordedDate" not in header.names
+        why = "the export has no RecordedDate column (a legacy export)" if legacy else \
+            "their RecordedDate is empty"
         log.warning("%s: %d response(s) without RecordedDate, as %s: dated by EndDate, else StartDate "
                     "(stg_qualtrics__responses.recorded_at_source says which)", path.name, undated, why)
 
@@ -121,7 +122,8 @@ def _check(conn: psycopg.Connection, header: qx.Header) -> None:
         sql.SQL("coalesce({}, '') = ''").format(sql.SQL(" || ").join(
             sql.SQL("coalesce({}, '')").format(c) for c in dates)),
         *(sql.SQL("({0} <> '' and not {1})").format(c, time_sql.readable(c)) for c in dates),
-        *(sql.SQL("coalesce(btrim({}, {}), '') <> ''").format(_col(n), sql.Literal(qx.BLANK)) for n in header.unnamed)])
+        *(sql.SQL("coalesce(btrim({}, {}), '') <> ''").format(_col(n), sql.Literal(qx.BLANK))
+          for n in header.unnamed)])
     bad = conn.execute(sql.SQL("select count(*) from {} where {}").format(WIDE, unreadable),
                        time_sql.PARAMS).fetchone()[0]
     if bad:
