@@ -142,13 +142,14 @@ def read_header(path: Path) -> Header:
         return _read_header(rows, path)
 
 
-def read_rows(path: Path) -> Iterator[tuple[str, dict[str, str] | Rejected]]:
-    """(origin, row keyed by column name) per data row, or (origin, Rejected) for a row that is bad."""
+def read_rows(path: Path, name: str | None = None) -> Iterator[tuple[str, dict[str, str] | Rejected]]:
+    """(origin, row keyed by column name) per data row, or (origin, Rejected) for a row that is bad;
+    the origin is `name` (default the file's name) and the line."""
     text, rows = _open(path)
     with text:
         header = _read_header(rows, path)
         for fields in rows:
-            origin = f"{path.name}:{rows.line_num}"
+            origin = f"{name or path.name}:{rows.line_num}"
             if fields == []:
                 continue  # a blank line between records is no record
             try:

@@ -33,15 +33,19 @@ BREAKS = re.compile(rb"\r\n|\r|\n")  # line ends as the csv module counts them (
 
 
 def land_export(conn: psycopg.Connection, tables: dict[str, loader.RawTable], path: Path,
-                header: qx.Header, load_id: int) -> tuple[loader.BatchStats, loader.BatchStats]:
-    """Responses and answers of one export merged; returns their counts (responses, answers)."""
+                header: qx.Header, load_id: int, name: str | None = None
+                ) -> tuple[loader.BatchStats, loader.BatchStats]:
+    """Responses and answers of one export merged; returns their counts (responses, answers).
+    Their origin is `name` (the path under the drop folder, which the question map may scope by;
+    default the file's name) and the line."""
+    name = name or path.name
     stages = {name: loader.Stage(conn, tables[name], load_id, SOURCE) for name in ("responses", "answers")}
     stats = {name: loader.BatchStats() for name in stages}
     counts: list[tuple[int, int]] = []
-    if bulk_json.land(conn, lambda: counts.append(_fill(conn, stages, path, header))):
+    if bulk_json.land(conn, lambda: counts.append(_fill(conn, stages, path, header, name))):
         stats["responses"].read, stats["answers"].read = counts[0]
     else:
-        _copy_rows(path, stages, stats)
+        _copy_rows(path, stages, stats, name)
     _warn_undated(conn, stages["responses"], path, header)
     for name, stage in stages.items():
         stage.merge(stats[name])
@@ -60,18 +64,19 @@ def _warn_undated(conn: psycopg.Connection, stage: loader.Stage, path: Path, hea
                     "(stg_qualtrics__responses.recorded_at_source says which)", path.name, undated, why)
 
 
-def _copy_rows(path: Path, stages: dict[str, loader.Stage], stats: dict[str, loader.BatchStats]) -> None:
+def _copy_rows(path: Path, stages: dict[str, loader.Stage], stats: dict[str, loader.BatchStats],
+               name: str) -> None:
     """The row-by-row path: rejected rows are quarantined once, with the responses."""
     stages["responses"].copy_records((
         (origin, row if isinstance(row, loader.Rejected) else qx.response_record(row))
-        for origin, row in qx.read_rows(path)), stats["responses"])
+        for origin, row in qx.read_rows(path, name)), stats["responses"])
     stages["answers"].copy_records((
-        (origin, answer) for origin, row in qx.read_rows(path) if isinstance(row, dict)
+        (origin, answer) for origin, row in qx.read_rows(path, name) if isinstance(row, dict)
         for answer in qx.answer_records(row)), stats["answers"])
 
 
-def _fill(conn: psycopg.Connection, stages: dict[str, loader.Stage], path: Path, header: qx.Header
-          ) -> tuple[int, int]:
+def _fill(conn: psycopg.Connection, stages: dict[str, loader.Stage], path: Path, header: qx.Header,
+          name: str) -> tuple[int, int]:
     names = header.names
     conn.execute(sql.SQL("create temporary table {} (_seq bigint generated always as identity, {}) "
                          "on commit drop").format(WIDE, sql.SQL(", ").join(
@@ -83,7 +88,7 @@ def _fill(conn: psycopg.Connection, stages: dict[str, loader.Stage], path: Path,
             for chunk in bulk_copy._checked(handle):
                 copy.write(chunk)
     _check(conn, header)
-    rows = _source(path.name, names, header_lines)
+    rows = _source(name, names, header_lines)
     responses = conn.execute(_responses_sql(stages["responses"], names, rows),
                              time_sql.PARAMS).rowcount
     unpivot = _answers_sql(stages["answers"], header, rows)

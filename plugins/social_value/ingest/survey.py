@@ -286,7 +286,7 @@ def _load_file(conn: psycopg.Connection, tables: dict[str, RawTable], path: Path
         total.quarantined += 1
         return {"format": None, "rows_read": 0, "rows_quarantined": 0, "status": "rejected",
                 "error": str(error)}
-    responses, answers = qualtrics_copy.land_export(conn, tables, path, header, load_id)
+    responses, answers = qualtrics_copy.land_export(conn, tables, path, header, load_id, name)
     questions = loader.merge_batch(conn, tables["questions"],
                                    loader.tagged(name, qx.question_records(name, header)), load_id, QUALTRICS)
     for table, stats in (("responses", responses), ("answers", answers), ("questions", questions)):
