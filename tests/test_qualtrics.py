@@ -317,3 +317,16 @@ def test_export_without_any_date_column_is_rejected(warehouse_url, scratch_schem
     assert summary["files"]["zonder_datum.csv"]["status"] == "rejected"
     error = summary["files"]["zonder_datum.csv"]["error"]
     assert "no date column (RecordedDate, EndDate or StartDate)" in error
+
+
+def test_trailing_comma_on_rows_but_not_header_or_the_reverse(tmp_path):
+    header = [LEGACY_TAGS[:-1], LEGACY_LABELS[:-1]]
+    rows_only = _write_csv(tmp_path / "rows_only.csv",
+                           [*header, _legacy_row(1), _legacy_row(2, trailing="x")])
+    header_only = _write_csv(tmp_path / "header_only.csv",
+                             [LEGACY_TAGS, LEGACY_LABELS, _legacy_row(3)[:-1]])
+    read = [row for path in (rows_only, header_only) for _, row in qx.read_rows(path)]
+    assert [row["ResponseId"] for row in read if isinstance(row, dict)] == ["R_legacy001", "R_legacy003"]
+    # A value beyond the header's last column is no trailing comma: the row is set aside.
+    assert [row.reason for row in read if not isinstance(row, dict)] == [
+        "the row has 17 fields, the header 16"]

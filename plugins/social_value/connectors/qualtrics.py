@@ -7,6 +7,7 @@ CRLF line ends and newlines inside quoted answers are ordinary CSV and read as s
 
 A column without a name (real legacy exports end every row with a comma) is no answer field: it is
 skipped while it is empty, and a row with a value under it is set aside (nothing to name it by).
+A trailing comma on the data rows but not on the header (or the reverse) is read the same way.
 No RecordedDate (legacy exports have none): staging dates the response by EndDate, else StartDate,
 and says which (stg_qualtrics__responses.recorded_at_source); a row with none of the three dates is
 set aside, as a file without any of the three columns is refused.
@@ -160,6 +161,12 @@ def read_rows(path: Path, name: str | None = None) -> Iterator[tuple[str, dict[s
 
 
 def _row(header: Header, fields: list[str]) -> dict[str, str]:
+    # A trailing comma on the rows but not the header, or the other way round, is the same empty
+    # column without a name; it moves no named column.
+    if len(fields) == len(header.names) + 1 and not fields[-1].strip(BLANK):
+        fields = fields[:-1]
+    elif len(fields) == len(header.names) - 1 and header.names[-1] == "":
+        fields = [*fields, ""]
     if len(fields) != len(header.names):
         raise QuarantineError(f"the row has {len(fields)} fields, the header {len(header.names)}")
     for position in header.unnamed:
