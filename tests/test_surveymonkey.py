@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from conftest import SAMPLES
 
-from social_value import loader
+from social_value import loader, publish
 from social_value.connectors import surveymonkey as sm
 from social_value.connectors.http import SourceError
 from social_value.ingest.survey import SurveyMonkeySource, ingest_surveymonkey
@@ -398,6 +398,11 @@ def test_answers_with_an_unknown_choice_land_once_the_details_know_it(
     assert marked == [(held[0][0], "recovered", second["load_id"]),
                       (held[1][0], "superseded", second["load_id"]),
                       (held[2][0], "not_returned", second["load_id"])], "marked, not deleted"
+    publish.ensure_audit(conn)
+    publish.summarise_quarantine(conn)
+    audited = conn.execute("select rows_quarantined, resolved_by_resolution from audit.load_quarantine "
+                           "where load_id = %s", (first["load_id"],)).fetchone()
+    assert audited == (3, {"recovered": 1, "superseded": 1, "not_returned": 1}), "auditors see it"
 
     before = _snapshot(conn, scratch_schema)
     conn.commit()

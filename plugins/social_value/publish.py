@@ -149,6 +149,17 @@ def ensure_audit(conn: psycopg.Connection) -> None:
     conn.execute(AUDIT_DDL)
 
 
+def summarise_quarantine(conn: psycopg.Connection) -> None:
+    """audit.load_quarantine from raw_meta: per load, what it quarantined and what of that a later
+    load resolved."""
+    # A warehouse no load has touched since quarantine records could be resolved lacks the column.
+    resolvable = conn.execute("select exists (select from information_schema.columns where table_schema = "
+                              "'raw_meta' and table_name = 'quarantine' and column_name = 'resolution')"
+                              ).fetchone()[0]
+    conn.execute(sql.SQL(QUARANTINE_SUMMARY).format(
+        resolution=sql.SQL("quarantine.resolution" if resolvable else "null::text")))
+
+
 def register_build(conn: psycopg.Connection, build_id: str, dag_run_id: str | None) -> list[int]:
     """The audit row of a build (first step to run creates it) and the raw loads it reads."""
     from social_value.quality.gx_project import RAW_TABLES
@@ -213,12 +224,7 @@ def begin_candidate(conn: psycopg.Connection, build_id: str, dag_run_id: str | N
     only what it recomputed, so rows a failed build wrote are rebuilt and tested again in full."""
     full_refresh = full_refresh or erased_since_last_publication(conn) or previous_build_failed(conn)
     load_ids = register_build(conn, build_id, dag_run_id)
-    # A warehouse no load has touched since quarantine records could be resolved lacks the column.
-    resolvable = conn.execute("select exists (select from information_schema.columns where table_schema = "
-                              "'raw_meta' and table_name = 'quarantine' and column_name = 'resolution')"
-                              ).fetchone()[0]
-    conn.execute(sql.SQL(QUARANTINE_SUMMARY).format(
-        resolution=sql.SQL("quarantine.resolution" if resolvable else "null::text")))
+    summarise_quarantine(conn)
     _set_stamp(conn, CANDIDATE, f"building {build_id}")
     for table in _tables(conn, CANDIDATE):
         conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(CANDIDATE, table)))
