@@ -90,7 +90,7 @@ def ingest_surveymonkey(warehouse_url: str, source: SurveyMonkeySource, until: d
         # rest (details, and surveys landed row by row) is spooled and joins them at the end.
         stages = {name: loader.Stage(conn, tables[name], load_id, SURVEYMONKEY) for name in FAST_TABLES}
         fast = {name: 0 for name in FAST_TABLES}
-        held: list[int] = []  # quarantined answers the details now decode (recovery.py)
+        held: list[int] = []  # quarantined answers the details now decode (surveymonkey_recovery)
         try:
             for survey_id in survey_ids:
                 watermark = loader.get_watermark(conn, SURVEYMONKEY, _stream(schema, survey_id))
