@@ -10,16 +10,20 @@ the surveys_read and responses_read_detail scopes). Extra `{"survey_ids": ["123"
 the surveys read (default: every survey of the account). Responses modified since each survey's
 stored watermark (less one day) are paged through `links.next`, choice ids are decoded through the
 survey's details into the choice text (the score is the number in that text, never the position),
-and responses, answers, questions and choices are merged on their ids.
+and responses, answers, questions and choices are merged on their ids. An answer whose choice the
+details do not know is quarantined; once the details know it, a later run reads its response again
+and lands it, and marks the quarantine record resolved (`raw_meta.quarantine.resolution`).
 
 **Qualtrics** (task `qualtrics_drop` → `raw_qualtrics`): CSV exports dropped into the folder
 `$SVW_DROP_DIR/qualtrics/` (any `*.csv` below it). Format: the Qualtrics "CSV" download, UTF-8,
 with its three header rows — export tags (StartDate, EndDate, Status, Progress,
 Duration (in seconds), Finished, RecordedDate, ResponseId, …, Q1, Q2, Q3_TEXT, embedded data such
 as AccountId), question text, `{"ImportId":"QID1"}` — or the legacy form (BOM, V1..Vn tags named
-in the second row). Set the export's time zone to UTC. Each file is registered by name and sha256:
-an unchanged file is skipped, a changed one merged again on ResponseId. Rows with invalid UTF-8,
-NUL bytes or the wrong number of fields are quarantined (raw_meta.quarantine) with their reason.
+in the second row, a comma ending every row, no RecordedDate: responses are then dated by EndDate,
+else StartDate, as stg_qualtrics__responses.recorded_at_source says). Set the export's time zone to
+UTC. Each file is registered by name and sha256: an unchanged file is skipped, a changed one merged
+again on ResponseId. Rows with invalid UTF-8, NUL bytes, the wrong number of fields, no date or a
+value under a column without a name are quarantined (raw_meta.quarantine) with their reason.
 
 Which question is the CSAT or NPS question and which custom variable or embedded-data field holds
 the account is configuration (dbt seeds), not code. The warehouse is written as `svw_loader`; the

@@ -210,3 +210,123 @@ def test_simulated_dates_fall_in_the_scale():
     months = {r.created.strftime("%Y-%m") for r in _population()}
     assert months == {"2026-08", "2026-09", "2026-10"}
     assert all(isinstance(r.created, datetime) and r.modified >= r.created for r in _population())
+
+
+# --- real-world export forms, generated here ------------------------------------------------------
+
+LEGACY_TAGS = ["V1", "V2", "V3", "V4", "V5", "V6", "V7", "V8", "V9", "V10", "Q1", "Q2", "AccountId",
+               "LocationLatitude", "LocationLongitude", "LocationAccuracy", ""]
+LEGACY_LABELS = ["ResponseID", "ResponseSet", "Name", "ExternalDataReference", "EmailAddress", "IPAddress",
+                 "Status", "StartDate", "EndDate", "Finished", "Hoe tevreden bent u?",
+                 "Hoe waarschijnlijk is het dat u ons aanbeveelt?", "AccountId", "LocationLatitude",
+                 "LocationLongitude", "LocationAccuracy", ""]
+
+
+def _legacy_row(n: int, trailing: str = "", start: str = "2016-03-01 09:00:00",
+                end: str = "2016-03-01 09:05:00") -> list[str]:
+    return [f"R_legacy{n:03d}", "Default Response Set", "Anonymous", "", "jan@example.org", "192.0.2.7",
+            "0", start, end, "1", f"{n % 5 + 1}", f"{n % 11}", f"001000000000{n:03d}", "52.09", "5.12", "-1",
+            trailing]
+
+
+def _write_csv(path: Path, rows: list[list[str]], bom: bool = True) -> Path:
+    """Rows as Qualtrics writes them: every field quoted only when it must be, CRLF, optional BOM."""
+    import csv
+    import io
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buffer.getvalue().encode("utf-8"))
+    return path
+
+
+def test_legacy_export_with_trailing_commas_lands_without_a_nameless_field(
+        warehouse_url, conn, scratch_schema, tmp_path, caplog):
+    rows = [_legacy_row(n) for n in range(1, 6)]
+    rows[2] = _legacy_row(3, trailing="stray")  # a value under the column without a name
+    rows[3] = _legacy_row(4, start="", end="")  # no date at all: the build could not place it
+    _write_csv(tmp_path / "qualtrics" / "legacy_2016.csv", [LEGACY_TAGS, LEGACY_LABELS, *rows])
+    # every line ends with a comma but the one with a value in the last column
+    assert (tmp_path / "qualtrics" / "legacy_2016.csv").read_bytes().count(b",\r\n") == len(rows) + 1
+
+    with caplog.at_level("WARNING", logger="social_value.ingest.qualtrics_copy"):
+        first = ingest_qualtrics_drop(warehouse_url, tmp_path, schema=scratch_schema)
+    assert first["files"]["legacy_2016.csv"] == {
+        "format": "legacy", "rows_read": 5, "rows_quarantined": 2, "status": "loaded", "error": None}
+    reasons = sorted(r for (r,) in conn.execute(
+        "select reason from raw_meta.quarantine where load_id = %s", (first["load_id"],)))
+    assert reasons == ["a value in column 17, which has no name in the header: 'stray'",
+                       "no date: RecordedDate, EndDate and StartDate are all empty"]
+    snapshot = _snapshot(conn, scratch_schema)
+    landed = {r["ResponseId"]: r for r in snapshot["responses"]}
+    assert set(landed) == {"R_legacy001", "R_legacy002", "R_legacy005"}
+    assert all(r["recorded_at"] is None and r["end_at"] == "2016-03-01T09:05:00+00:00"
+               for r in landed.values())
+    fields = {a["field"] for a in snapshot["answers"]}
+    assert fields == {"Q1", "Q2", "AccountId"}, "no nameless field, nothing personal"
+    assert [q["field"] for q in snapshot["questions"]] == ["AccountId", "Q1", "Q2"]
+    assert not {"Name", "EmailAddress", "IPAddress", "LocationAccuracy"} & set(next(iter(landed.values())))
+    warning = " ".join(record.getMessage() for record in caplog.records)
+    assert "legacy_2016.csv: 3 response(s) without RecordedDate" in warning
+    assert "no RecordedDate column" in warning and "EndDate, else StartDate" in warning
+
+    second = ingest_qualtrics_drop(warehouse_url, tmp_path, schema=scratch_schema)
+    assert second["files"] == {"legacy_2016.csv": {"status": "unchanged"}}
+    assert _snapshot(conn, scratch_schema) == snapshot
+
+
+def test_nameless_column_rows_go_row_by_row_with_the_same_result(
+        warehouse_url, conn, make_schema, tmp_path, monkeypatch):
+    from social_value.ingest import qualtrics_copy
+    rows = [_legacy_row(n) for n in range(1, 4)] + [_legacy_row(4, trailing="x")]
+    _write_csv(tmp_path / "qualtrics" / "legacy.csv", [LEGACY_TAGS, LEGACY_LABELS, *rows])
+    declined = []
+    original = qualtrics_copy._copy_rows
+    monkeypatch.setattr(qualtrics_copy, "_copy_rows", lambda path, *a: (declined.append(path.name),
+                                                                        original(path, *a))[1])
+    schema = make_schema()
+    summary = ingest_qualtrics_drop(warehouse_url, tmp_path, schema=schema)
+    assert declined == ["legacy.csv"], "Postgres's path declines the export, the row path sets the row aside"
+    assert summary["tables"]["responses"]["quarantined"] == 1
+    assert conn.execute(f"select count(*) from {schema}.answers where field = ''").fetchone()[0] == 0
+    assert conn.execute(f"select count(*) from {schema}.responses").fetchone()[0] == 3
+
+
+def test_new_export_without_recorded_date_is_flagged_at_load(warehouse_url, conn, scratch_schema, tmp_path,
+                                                            caplog):
+    tags = ["StartDate", "EndDate", "Status", "Finished", "RecordedDate", "ResponseId", "Q1", ""]
+    texts = ["Begindatum", "Einddatum", "Type", "Voltooid", "Registratiedatum", "Antwoord-ID", "Tevreden?",
+             ""]
+    ids = [f'{{"ImportId":"{i}"}}' for i in ("startDate", "endDate", "status", "finished", "recordedDate",
+                                              "_recordId", "QID1")] + [""]
+    rows = [["2026-09-01 10:00:00", "2026-09-01 10:04:00", "0", "1", "2026-09-01 10:04:01", "R_a", "5", ""],
+            ["2026-09-02 10:00:00", "2026-09-02 10:04:00", "0", "0", "", "R_b", "4", ""]]
+    _write_csv(tmp_path / "qualtrics" / "nieuw.csv", [tags, texts, ids, *rows], bom=False)
+    with caplog.at_level("WARNING", logger="social_value.ingest.qualtrics_copy"):
+        summary = ingest_qualtrics_drop(warehouse_url, tmp_path, schema=scratch_schema)
+    assert summary["files"]["nieuw.csv"]["rows_quarantined"] == 0
+    assert "nieuw.csv: 1 response(s) without RecordedDate, as their RecordedDate is empty" in caplog.text
+    assert [q["field"] for q in _snapshot(conn, scratch_schema)["questions"]] == ["Q1"]
+
+
+def test_export_without_any_date_column_is_rejected(warehouse_url, scratch_schema, tmp_path):
+    _write_csv(tmp_path / "qualtrics" / "zonder_datum.csv",
+               [["V1", "V2", "Q1", ""], ["ResponseID", "ResponseSet", "Tevreden?", ""],
+                ["R_x", "s", "5", ""]])
+    summary = ingest_qualtrics_drop(warehouse_url, tmp_path, schema=scratch_schema)
+    assert summary["files"]["zonder_datum.csv"]["status"] == "rejected"
+    error = summary["files"]["zonder_datum.csv"]["error"]
+    assert "no date column (RecordedDate, EndDate or StartDate)" in error
+
+
+def test_trailing_comma_on_rows_but_not_header_or_the_reverse(tmp_path):
+    header = [LEGACY_TAGS[:-1], LEGACY_LABELS[:-1]]
+    rows_only = _write_csv(tmp_path / "rows_only.csv",
+                           [*header, _legacy_row(1), _legacy_row(2, trailing="x")])
+    header_only = _write_csv(tmp_path / "header_only.csv",
+                             [LEGACY_TAGS, LEGACY_LABELS, _legacy_row(3)[:-1]])
+    read = [row for path in (rows_only, header_only) for _, row in qx.read_rows(path)]
+    assert [row["ResponseId"] for row in read if isinstance(row, dict)] == ["R_legacy001", "R_legacy003"]
+    # A value beyond the header's last column is no trailing comma: the row is set aside.
+    assert [row.reason for row in read if not isinstance(row, dict)] == [
+        "the row has 17 fields, the header 16"]

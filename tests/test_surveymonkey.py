@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from conftest import SAMPLES
 
-from social_value import loader
+from social_value import loader, publish
 from social_value.connectors import surveymonkey as sm
 from social_value.connectors.http import SourceError
 from social_value.ingest.survey import SurveyMonkeySource, ingest_surveymonkey
@@ -330,3 +330,86 @@ def test_survey_world_is_deterministic():
     other = Scale(employees=30, months=3, seed=43)
     assert list(sw.responses(SCALE, "surveymonkey")) != list(sw.responses(other, "surveymonkey"))
     assert {r.created.strftime("%Y-%m") for r in _population()} == {"2026-08", "2026-09", "2026-10"}
+
+
+# --- answers quarantined for an unknown choice, recovered once the details know it ---------------
+
+def _survey_details(survey_id: str, choices: list[tuple[str, str]]) -> dict:
+    question = {"id": "q1", "position": 1, "family": "single_choice", "subtype": "vertical",
+                "headings": [{"heading": "Hoe tevreden bent u?"}],
+                "answers": {"choices": [{"id": cid, "text": text, "position": n}
+                                        for n, (cid, text) in enumerate(choices, start=1)]}}
+    return {"id": survey_id, "title": "Klanttevredenheid",
+            "pages": [{"id": "p1", "position": 1, "questions": [question]}]}
+
+
+def _survey_response(survey_id: str, rid: str, choice_id: str, modified: str) -> dict:
+    return {"id": rid, "survey_id": survey_id, "response_status": "completed",
+            "date_created": "2026-08-03T09:00:00+00:00", "date_modified": modified,
+            "pages": [{"id": "p1", "questions": [{"id": "q1", "answers": [{"choice_id": choice_id}]}]}]}
+
+
+def test_answers_with_an_unknown_choice_land_once_the_details_know_it(
+        warehouse_url, conn, scratch_schema, recorded, forget_watermarks):
+    """Round 1: c3 is not in the details, three answers are quarantined. Round 2 (same window end,
+    so the watermark window alone would read none of them): the details know c3; r2 lands its
+    answer, r3 was changed to c1 meanwhile, r4 was deleted at the source. Round 3 changes nothing."""
+    forget_watermarks.append(scratch_schema)
+    survey_id = str(uuid.uuid4().int)[:12]
+    old = "2026-08-05T10:00:00+00:00"
+    state: dict = {"choices": [("c1", "5 - Zeer tevreden"), ("c2", "4 - Tevreden")],
+                   "responses": [_survey_response(survey_id, f"{survey_id}0{n}", choice, old)
+                                 for n, choice in ((1, "c1"), (2, "c3"), (3, "c3"), (4, "c3"))]}
+
+    def route(path: str, query: dict) -> tuple[int, str]:
+        if path == f"/v3/surveys/{survey_id}/details":
+            return 200, json.dumps(_survey_details(survey_id, state["choices"]))
+        if path == f"/v3/surveys/{survey_id}/responses/bulk":
+            since, until = query.get("start_modified_at"), query["end_modified_at"]
+            data = [r for r in state["responses"] if (not since or r["date_modified"][:19] >= since)
+                    and r["date_modified"][:19] < until]
+            page = {"data": data, "per_page": 100, "page": 1, "total": len(data), "links": {}}
+            return 200, json.dumps(page)
+        return 404, "{}"
+
+    source = SurveyMonkeySource(recorded(route), "token", survey_ids=(survey_id,))
+    first = ingest_surveymonkey(warehouse_url, source, UNTIL, schema=scratch_schema)
+    assert first["tables"]["answers"]["quarantined"] == 3 and first["quarantine_resolved"] == {}
+    held = conn.execute("select quarantine_id, reason from raw_meta.quarantine where load_id = %s order by 1",
+                        (first["load_id"],)).fetchall()
+    assert [reason for _, reason in held] == [
+        f"response {survey_id}0{n}: question q1: choice_id c3 is not in the survey's details"
+        for n in (2, 3, 4)]
+
+    state["choices"].append(("c3", "1 - Zeer ontevreden"))
+    state["responses"][2] = _survey_response(survey_id, f"{survey_id}03", "c1", "2026-08-20T10:00:00+00:00")
+    del state["responses"][3]
+    conn.commit()
+    second = ingest_surveymonkey(warehouse_url, source, UNTIL, schema=scratch_schema)
+    assert second["quarantine_resolved"] == {"recovered": 1, "superseded": 1, "not_returned": 1}
+    assert second["surveys"][survey_id]["window_start"] == "2026-08-04T10:00:00+00:00", \
+        "the window reached back to the quarantined answers' responses"
+    assert second["tables"]["answers"]["quarantined"] == 0
+    answers = dict(conn.execute(f"select response_id, choice_text from {scratch_schema}.answers").fetchall())
+    assert answers == {f"{survey_id}01": "5 - Zeer tevreden", f"{survey_id}02": "1 - Zeer ontevreden",
+                       f"{survey_id}03": "5 - Zeer tevreden"}
+    marked = conn.execute("select quarantine_id, resolution, resolved_load_id from raw_meta.quarantine "
+                          "where quarantine_id = any(%s) order by 1", ([i for i, _ in held],)).fetchall()
+    assert marked == [(held[0][0], "recovered", second["load_id"]),
+                      (held[1][0], "superseded", second["load_id"]),
+                      (held[2][0], "not_returned", second["load_id"])], "marked, not deleted"
+    publish.ensure_audit(conn)
+    publish.summarise_quarantine(conn)
+    audited = conn.execute("select rows_quarantined, resolved_by_resolution from audit.load_quarantine "
+                           "where load_id = %s", (first["load_id"],)).fetchone()
+    assert audited == (3, {"recovered": 1, "superseded": 1, "not_returned": 1}), "auditors see it"
+
+    before = _snapshot(conn, scratch_schema)
+    conn.commit()
+    third = ingest_surveymonkey(warehouse_url, source, UNTIL, schema=scratch_schema)
+    assert third["quarantine_resolved"] == {}
+    assert third["surveys"][survey_id]["window_start"] == "2026-10-31T00:00:00+00:00", "the usual window"
+    assert all(counts["changed"] == 0 for counts in third["tables"].values())
+    assert _snapshot(conn, scratch_schema) == before
+    assert conn.execute("select resolved_load_id from raw_meta.quarantine where quarantine_id = %s",
+                        (held[0][0],)).fetchone()[0] == second["load_id"]

@@ -73,6 +73,16 @@ create table if not exists raw_meta.quarantine (
     payload text not null,
     quarantined_at timestamptz not null default now()
 );
+-- A record a later load landed after all (or found obsolete) is marked, never deleted. Altered
+-- only when missing: even a no-op ALTER waits for every open load that quarantined something.
+do $$ begin
+    if not exists (select from information_schema.columns where table_schema = 'raw_meta'
+                   and table_name = 'quarantine' and column_name = 'resolution') then
+        alter table raw_meta.quarantine add column if not exists resolved_at timestamptz,
+            add column if not exists resolved_load_id bigint references raw_meta.loads (load_id),
+            add column if not exists resolution text;
+    end if;
+end $$;
 """
 
 

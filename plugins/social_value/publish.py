@@ -80,6 +80,10 @@ create table if not exists audit.load_quarantine (
 );
 comment on table audit.load_quarantine is 'Per raw load: rows read, loaded and quarantined'
     ' (by reason), refreshed by every build.';
+alter table audit.load_quarantine add column if not exists resolved_by_resolution jsonb not null default '{}';
+comment on column audit.load_quarantine.resolved_by_resolution is 'Of the rows this load quarantined,'
+    ' how many a later load resolved, by resolution (recovered: landed after all; superseded,'
+    ' not_returned: the source no longer has them); see raw_meta.quarantine.resolved_load_id.';
 create or replace view audit.live_publication_tests as
 with live as (
     select * from audit.publications order by publication_id desc limit 1
@@ -102,17 +106,22 @@ comment on view audit.live_publication_tests is 'The tests that guarded the live
 
 QUARANTINE_SUMMARY = """
 insert into audit.load_quarantine (load_id, source, status, finished_at, rows_read, rows_loaded,
-                                   rows_quarantined, quarantined_by_reason)
+                                   rows_quarantined, quarantined_by_reason, resolved_by_resolution)
 select loads.load_id, loads.source, loads.status, loads.finished_at, loads.rows_read,
        loads.rows_loaded, loads.rows_quarantined,
        coalesce((select jsonb_object_agg(by_reason.reason, by_reason.n) from (
            select quarantine.reason, count(*) as n from raw_meta.quarantine as quarantine
-           where quarantine.load_id = loads.load_id group by quarantine.reason) as by_reason), '{}')
+           where quarantine.load_id = loads.load_id group by quarantine.reason) as by_reason), '{{}}'),
+       coalesce((select jsonb_object_agg(resolved.resolution, resolved.n) from (
+           select {resolution} as resolution, count(*) as n from raw_meta.quarantine as quarantine
+           where quarantine.load_id = loads.load_id and {resolution} is not null
+           group by 1) as resolved), '{{}}')
 from raw_meta.loads as loads
 on conflict (load_id) do update set
     status = excluded.status, finished_at = excluded.finished_at, rows_read = excluded.rows_read,
     rows_loaded = excluded.rows_loaded, rows_quarantined = excluded.rows_quarantined,
-    quarantined_by_reason = excluded.quarantined_by_reason, refreshed_at = now()
+    quarantined_by_reason = excluded.quarantined_by_reason,
+    resolved_by_resolution = excluded.resolved_by_resolution, refreshed_at = now()
 """
 
 
@@ -138,6 +147,17 @@ def build_lock(warehouse_url: str, key: int = BUILD_LOCK) -> Iterator[psycopg.Co
 
 def ensure_audit(conn: psycopg.Connection) -> None:
     conn.execute(AUDIT_DDL)
+
+
+def summarise_quarantine(conn: psycopg.Connection) -> None:
+    """audit.load_quarantine from raw_meta: per load, what it quarantined and what of that a later
+    load resolved."""
+    # A warehouse no load has touched since quarantine records could be resolved lacks the column.
+    resolvable = conn.execute("select exists (select from information_schema.columns where table_schema = "
+                              "'raw_meta' and table_name = 'quarantine' and column_name = 'resolution')"
+                              ).fetchone()[0]
+    conn.execute(sql.SQL(QUARANTINE_SUMMARY).format(
+        resolution=sql.SQL("quarantine.resolution" if resolvable else "null::text")))
 
 
 def register_build(conn: psycopg.Connection, build_id: str, dag_run_id: str | None) -> list[int]:
@@ -204,7 +224,7 @@ def begin_candidate(conn: psycopg.Connection, build_id: str, dag_run_id: str | N
     only what it recomputed, so rows a failed build wrote are rebuilt and tested again in full."""
     full_refresh = full_refresh or erased_since_last_publication(conn) or previous_build_failed(conn)
     load_ids = register_build(conn, build_id, dag_run_id)
-    conn.execute(QUARANTINE_SUMMARY)
+    summarise_quarantine(conn)
     _set_stamp(conn, CANDIDATE, f"building {build_id}")
     for table in _tables(conn, CANDIDATE):
         conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(CANDIDATE, table)))

@@ -5,10 +5,17 @@ embedded data such as AccountId), localised question text, `{"ImportId":"QID1"}`
 a UTF-8 BOM and V1..Vn tags whose names are in the second header row (V1 = ResponseID, …).
 CRLF line ends and newlines inside quoted answers are ordinary CSV and read as such.
 
+A column without a name (real legacy exports end every row with a comma) is no answer field: it is
+skipped while it is empty, and a row with a value under it is set aside (nothing to name it by).
+A trailing comma on the data rows but not on the header (or the reverse) is read the same way.
+No RecordedDate (legacy exports have none): staging dates the response by EndDate, else StartDate,
+and says which (stg_qualtrics__responses.recorded_at_source); a row with none of the three dates is
+set aside, as a file without any of the three columns is refused.
+
 A row that cannot land as it is — invalid UTF-8, a NUL byte, a different number of fields than the
-header, no ResponseId, an unreadable date — is yielded as Rejected with its reason (the ingest
-quarantines it) and the rest of the file still loads. A file whose header cannot be read raises
-QualtricsFormatError.
+header, no ResponseId, an unreadable date, no date at all, a value under a column without a name — is
+yielded as Rejected with its reason (the ingest quarantines it) and the rest of the file still loads.
+A file whose header cannot be read raises QualtricsFormatError.
 
 Left out of raw on purpose (data minimisation, not needed by any metric): the respondent's IP
 address, name, e-mail and location (PERSONAL_COLUMNS).
@@ -34,8 +41,10 @@ SYSTEM_COLUMNS = ("ResponseId", "StartDate", "EndDate", "Status", "Progress", "D
                   "Finished", "RecordedDate", "ExternalReference", "DistributionChannel", "UserLanguage",
                   "ResponseSet")
 PERSONAL_COLUMNS = frozenset({"IPAddress", "RecipientLastName", "RecipientFirstName", "RecipientEmail",
-                              "LocationLatitude", "LocationLongitude", "Name", "EmailAddress"})
+                              "LocationLatitude", "LocationLongitude", "LocationAccuracy", "Name",
+                              "EmailAddress"})
 DATE_COLUMNS = {"StartDate": "start_at", "EndDate": "end_at", "RecordedDate": "recorded_at"}
+BLANK = " \t\r\n"  # what a value under a column without a name may hold and still be empty
 LEGACY_RENAME = {"ResponseID": "ResponseId", "ExternalDataReference": "ExternalReference"}
 
 RESPONSE_COLUMNS = (*SYSTEM_COLUMNS, *DATE_COLUMNS.values())
@@ -60,9 +69,18 @@ class QualtricsFormatError(ValueError):
 @dataclass(frozen=True)
 class Header:
     format: str  # "new" or "legacy"
-    names: tuple[str, ...]  # column names after renaming (what rows are keyed by)
+    names: tuple[str, ...]  # column names after renaming (what rows are keyed by); "" for no name
     question_texts: tuple[str, ...]
     import_ids: tuple[str | None, ...]
+
+    @property
+    def unnamed(self) -> tuple[int, ...]:
+        """Positions of the columns without a name (a trailing comma makes one)."""
+        return tuple(n for n, name in enumerate(self.names) if not name)
+
+    def is_field(self, name: str) -> bool:
+        """A column that lands as an answer field: named, neither metadata nor personal."""
+        return bool(name) and name not in SYSTEM_COLUMNS and name not in PERSONAL_COLUMNS
 
 
 def _open(path: Path) -> tuple[io.TextIOWrapper, Iterator[list[str]]]:
@@ -85,20 +103,31 @@ def _read_header(rows: Iterator[list[str]], path: Path) -> Header:
         raise QualtricsFormatError(f"{path.name}: the second header row (question texts) is missing or "
                                    f"has {len(second or [])} fields for {len(first)} columns")
     if first[0] == "V1":  # legacy: V-tags name their column in the second row
-        names = [LEGACY_RENAME.get(label, label) if re.fullmatch(r"V\d+", tag) else tag
-                 for tag, label in zip(first, second, strict=True)]
+        names = [_legacy_name(tag.strip(), label.strip()) for tag, label in zip(first, second, strict=True)]
         header = Header("legacy", tuple(names), tuple(second), tuple(None for _ in names))
     else:
         third = next(rows, None)
         if third is None or len(third) != len(first) or not third[0].startswith("{"):
             raise QualtricsFormatError(f"{path.name}: the third header row ({{\"ImportId\": …}}) is missing")
-        header = Header("new", tuple(first), tuple(second), tuple(_import_id(cell) for cell in third))
-    duplicates = sorted({name for name in header.names if header.names.count(name) > 1})
+        header = Header("new", tuple(tag.strip() for tag in first), tuple(second),
+                        tuple(_import_id(cell) for cell in third))
+    named = [name for name in header.names if name]
+    duplicates = sorted({name for name in named if named.count(name) > 1})
     if duplicates:
         raise QualtricsFormatError(f"{path.name}: duplicate column names {', '.join(duplicates)}")
     if "ResponseId" not in header.names:
-        raise QualtricsFormatError(f"{path.name}: no ResponseId column (columns: {', '.join(header.names)})")
+        raise QualtricsFormatError(f"{path.name}: no ResponseId column (columns: {', '.join(named)})")
+    if not set(DATE_COLUMNS) & set(header.names):
+        raise QualtricsFormatError(f"{path.name}: no date column (RecordedDate, EndDate or StartDate)")
     return header
+
+
+def _legacy_name(tag: str, label: str) -> str:
+    """A legacy column's name: a V-tag's label (renamed to the new form), else the tag itself; a
+    V-tag without a label keeps its tag, so only a column with neither has no name."""
+    if re.fullmatch(r"V\d+", tag):
+        return LEGACY_RENAME.get(label, label) or tag
+    return tag
 
 
 def _import_id(cell: str) -> str | None:
@@ -114,13 +143,14 @@ def read_header(path: Path) -> Header:
         return _read_header(rows, path)
 
 
-def read_rows(path: Path) -> Iterator[tuple[str, dict[str, str] | Rejected]]:
-    """(origin, row keyed by column name) per data row, or (origin, Rejected) for a row that is bad."""
+def read_rows(path: Path, name: str | None = None) -> Iterator[tuple[str, dict[str, str] | Rejected]]:
+    """(origin, row keyed by column name) per data row, or (origin, Rejected) for a row that is bad;
+    the origin is `name` (default the file's name) and the line."""
     text, rows = _open(path)
     with text:
         header = _read_header(rows, path)
         for fields in rows:
-            origin = f"{path.name}:{rows.line_num}"
+            origin = f"{name or path.name}:{rows.line_num}"
             if fields == []:
                 continue  # a blank line between records is no record
             try:
@@ -131,9 +161,19 @@ def read_rows(path: Path) -> Iterator[tuple[str, dict[str, str] | Rejected]]:
 
 
 def _row(header: Header, fields: list[str]) -> dict[str, str]:
+    # A trailing comma on the rows but not the header, or the other way round, is the same empty
+    # column without a name; it moves no named column.
+    if len(fields) == len(header.names) + 1 and not fields[-1].strip(BLANK):
+        fields = fields[:-1]
+    elif len(fields) == len(header.names) - 1 and header.names[-1] == "":
+        fields = [*fields, ""]
     if len(fields) != len(header.names):
         raise QuarantineError(f"the row has {len(fields)} fields, the header {len(header.names)}")
-    row = dict(zip(header.names, fields, strict=True))
+    for position in header.unnamed:
+        if fields[position].strip(BLANK):
+            raise QuarantineError(f"a value in column {position + 1}, which has no name in the header: "
+                                  f"{_safe(fields[position])[:80]!r}")
+    row = {name: value for name, value in zip(header.names, fields, strict=True) if name}
     for name, value in row.items():
         if "\x00" in value:
             raise QuarantineError(f"NUL byte in column {name!r}: Postgres text cannot hold it")
@@ -141,6 +181,8 @@ def _row(header: Header, fields: list[str]) -> dict[str, str]:
             raise QuarantineError(f"invalid UTF-8 in column {name!r}")
     if not row.get("ResponseId"):
         raise QuarantineError("no ResponseId")
+    if not any(row.get(column) for column in DATE_COLUMNS):
+        raise QuarantineError("no date: RecordedDate, EndDate and StartDate are all empty")
     for column in DATE_COLUMNS:
         parse_time(row.get(column))  # raises on a date we cannot read
     return row
@@ -169,13 +211,13 @@ def answer_records(row: dict[str, str]) -> Iterator[dict[str, str | None]]:
     """Every other column as (ResponseId, field, value): questions and embedded data alike, so a
     survey's own columns need no code. Empty answers land as NULL so a re-export can clear one."""
     for name, value in row.items():
-        if name not in SYSTEM_COLUMNS and name not in PERSONAL_COLUMNS:
+        if name and name not in SYSTEM_COLUMNS and name not in PERSONAL_COLUMNS:
             yield {"ResponseId": row["ResponseId"], "field": name, "value": value or None}
 
 
 def question_records(file: str, header: Header) -> Iterator[dict[str, str | None]]:
     for position, (name, text, import_id) in enumerate(
             zip(header.names, header.question_texts, header.import_ids, strict=True), start=1):
-        if name not in SYSTEM_COLUMNS and name not in PERSONAL_COLUMNS:
+        if header.is_field(name):
             yield {"file": file, "field": name, "position": str(position), "question_text": text,
                    "import_id": import_id}

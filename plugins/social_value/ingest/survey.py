@@ -9,7 +9,8 @@ read in Python and spooled to temporary files (flat memory). Both then merge tab
 Qualtrics export's rows are COPYed whole (qualtrics_copy), or read row by row if refused. Responses
 are merged on their id,
 answers on (response id, question id, row/choice key); a response that is loaded again replaces
-its answers, so an answer the respondent removed does not linger.
+its answers, so an answer the respondent removed does not linger. An answer quarantined because the
+survey's details did not know its choice is read again once they do (surveymonkey_recovery).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from psycopg import sql
 from social_value import bulk_copy, loader
 from social_value.connectors import qualtrics as qx
 from social_value.connectors import surveymonkey as sm
-from social_value.ingest import qualtrics_copy, surveymonkey_copy
+from social_value.ingest import qualtrics_copy, surveymonkey_copy, surveymonkey_recovery
 from social_value.loader import QuarantineError, RawTable
 
 log = logging.getLogger(__name__)
@@ -89,12 +90,14 @@ def ingest_surveymonkey(warehouse_url: str, source: SurveyMonkeySource, until: d
         # rest (details, and surveys landed row by row) is spooled and joins them at the end.
         stages = {name: loader.Stage(conn, tables[name], load_id, SURVEYMONKEY) for name in FAST_TABLES}
         fast = {name: 0 for name in FAST_TABLES}
+        held: list[int] = []  # quarantined answers the details now decode (surveymonkey_recovery)
         try:
             for survey_id in survey_ids:
                 watermark = loader.get_watermark(conn, SURVEYMONKEY, _stream(schema, survey_id))
                 since = watermark - OVERLAP if watermark else None
                 summary["surveys"][survey_id] = _spool_survey(
-                    conn, client, survey_id, since, until, spool, rejected, load_id, stages, fast)
+                    conn, client, survey_id, since, until, spool, rejected, load_id, stages, fast,
+                    tables["responses"], held)
         finally:
             spool.close()
         total = loader.BatchStats()
@@ -110,6 +113,7 @@ def ingest_surveymonkey(warehouse_url: str, source: SurveyMonkeySource, until: d
                 loader.merge_batch(conn, table, spool.read(name), load_id, SURVEYMONKEY, stats)
             summary["tables"][name] = stats.counts()
             _add(total, stats)
+        summary["quarantine_resolved"] = surveymonkey_recovery.resolve(conn, tables["answers"], held, load_id)
         summary["tables"]["answers"]["removed"] = keys.remove_stale(tables["answers"])
         for name, counts in summary["tables"].items():
             log.info("load %s: %s.%s %s", load_id, schema, name, counts)
@@ -131,11 +135,21 @@ def _add(total: loader.BatchStats, stats: loader.BatchStats) -> None:
 
 def _spool_survey(conn: psycopg.Connection, client: sm.SurveyMonkey, survey_id: str,
                   since: datetime | None, until: datetime, spool: _Spool, rejected: dict[str, int],
-                  load_id: int, stages: dict[str, loader.Stage], fast: dict[str, int]) -> dict:
+                  load_id: int, stages: dict[str, loader.Stage], fast: dict[str, int],
+                  responses: RawTable, held: list[int]) -> dict:
     """One survey: its details to the spool, its response pages landed by Postgres into `stages`
-    (counted in `fast`) or, if refused, row by row to the spool; quarantines what cannot land."""
+    (counted in `fast`) or, if refused, row by row to the spool; quarantines what cannot land.
+    Answers quarantined earlier that the details now decode are noted in `held`, and the window
+    reaches back to their responses, so they are read again and land."""
     details = client.details(survey_id)
     decoder = sm.Decoder.from_details(details)
+    recoverable = surveymonkey_recovery.recoverable(conn, responses, survey_id, decoder)
+    if recoverable:
+        held.extend(recoverable.quarantine_ids)
+        since = recoverable.window_start(since, OVERLAP)
+        log.info("survey %s: %d quarantined answer(s) the details now decode: their responses are "
+                 "read again from %s", survey_id, len(recoverable.quarantine_ids),
+                 since.isoformat() if since else "the start")
     origin = f"/v3/surveys/{survey_id}/details"
     spool.write("surveys", origin, sm.survey_record(details))
     for record in sm.question_records(details):
@@ -272,7 +286,7 @@ def _load_file(conn: psycopg.Connection, tables: dict[str, RawTable], path: Path
         total.quarantined += 1
         return {"format": None, "rows_read": 0, "rows_quarantined": 0, "status": "rejected",
                 "error": str(error)}
-    responses, answers = qualtrics_copy.land_export(conn, tables, path, header, load_id)
+    responses, answers = qualtrics_copy.land_export(conn, tables, path, header, load_id, name)
     questions = loader.merge_batch(conn, tables["questions"],
                                    loader.tagged(name, qx.question_records(name, header)), load_id, QUALTRICS)
     for table, stats in (("responses", responses), ("answers", answers), ("questions", questions)):

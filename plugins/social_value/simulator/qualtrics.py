@@ -3,7 +3,9 @@
 New format: three header rows (export tags; Dutch question text; `{"ImportId":"QID1"}`), one row per
 response of survey_world's "qualtrics" population: Q1 = the CSAT choice text, Q2 = the NPS score
 with Q2_NPS_GROUP (1 detractor, 2 passive, 3 promoter), Q3_TEXT = the comment, AccountId = embedded
-data. `legacy=True` writes the old form: UTF-8 BOM, V1..V10 tags named in the second header row.
+data. `legacy=True` writes the old form: UTF-8 BOM, V1..V10 tags named in the second header row,
+no RecordedDate, and every row ending with a comma (an empty column without a name), as real
+legacy exports do.
 
 Format faults: bom, crlf, quoted_newlines (a newline inside a quoted comment), nul and invalid_utf8
 (in some comments), extra_columns (an unknown column, and some rows with one field too many),
@@ -155,7 +157,7 @@ def write_export(path: Path, scale: Scale, faults: Faults, legacy: bool = False)
         if legacy or "bom" in faults:
             out.write(b"\xef\xbb\xbf")
         for line in rows(scale, faults, legacy):
-            writer.writerow(line)
+            writer.writerow([*line, ""] if legacy else line)
             out.write(buffer.getvalue().encode("utf-8", "surrogateescape"))
             buffer.seek(0)
             buffer.truncate()

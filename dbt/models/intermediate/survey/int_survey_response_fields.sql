@@ -77,6 +77,7 @@ responses as (
         response_id,
         'surveymonkey' as source,
         survey_id,
+        null as export_file,
         created_at,
         is_completed,
         load_id
@@ -91,6 +92,7 @@ responses as (
         response_id,
         'qualtrics' as source,
         null as survey_id,
+        export_file,
         coalesce(started_at, recorded_at, ended_at) as created_at,
         is_finished as is_completed,
         load_id
@@ -153,8 +155,8 @@ answer_loads as (
 
 ),
 
--- Per response and role the map row that applies: one naming the response's survey wins over a
--- source-wide one (empty survey_id).
+-- Per response and role the map row that applies: one scoped to the response's survey (SurveyMonkey
+-- survey_id) or export (Qualtrics export_file pattern) wins over a source-wide one.
 applicable_fields as (
 
     select
@@ -165,7 +167,7 @@ applicable_fields as (
         question_map.field,
         rank() over (
             partition by responses.source, responses.response_id, question_map.role
-            order by question_map.survey_id is null
+            order by question_map.survey_id is null and question_map.export_file is null
         ) as preference
 
     from responses
@@ -173,6 +175,10 @@ applicable_fields as (
         on
             responses.source = question_map.source
             and (question_map.survey_id is null or responses.survey_id = question_map.survey_id)
+            and (
+                question_map.export_file is null
+                or responses.export_file like question_map.export_file
+            )
 
 ),
 

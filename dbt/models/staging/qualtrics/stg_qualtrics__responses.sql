@@ -19,11 +19,38 @@ renamed as (
         nullif(trim("UserLanguage"), '') as user_language,
         {{ to_utc('coalesce(start_at, "StartDate")') }} as started_at,
         {{ to_utc('coalesce(end_at, "EndDate")') }} as ended_at,
-        {{ to_utc('coalesce(recorded_at, "RecordedDate")') }} as recorded_at,
+        {{ to_utc('coalesce(recorded_at, "RecordedDate")') }} as recorded_date_at,
         _load_id as load_id
 
     from source
 
+),
+
+-- Legacy exports have no RecordedDate: the response is dated by EndDate, else StartDate, and
+-- recorded_at_source says which.
+final as (
+
+    select
+        response_id,
+        export_file,
+        is_finished,
+        response_type,
+        progress_percent,
+        duration_seconds,
+        distribution_channel,
+        user_language,
+        started_at,
+        ended_at,
+        coalesce(recorded_date_at, ended_at, started_at) as recorded_at,
+        case
+            when recorded_date_at is not null then 'RecordedDate'
+            when ended_at is not null then 'EndDate'
+            when started_at is not null then 'StartDate'
+        end as recorded_at_source,
+        load_id
+
+    from renamed
+
 )
 
-select * from renamed
+select * from final
