@@ -10,6 +10,9 @@ of one seeded world.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import statistics
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
@@ -56,11 +59,17 @@ def _pooled(facts: dict, key: str) -> tuple[Decimal, Decimal]:
     return sum(r[1] for r in rows), sum(r[2] for r in rows)
 
 
+def restricted_key(scope: str, value: str) -> str:
+    """The restricted tier's keyed hash, written again from its definition (HMAC of 'scope:value')."""
+    key = os.environ["SVW_PSEUDONYM_KEY"].encode()
+    return hmac.new(key, f"{scope}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
 def test_fct_opportunities_matches_the_crm_world(demo, conn):
-    deals = _live_deals()
+    deals = {restricted_key("opportunity", deal_id): deal for deal_id, deal in _live_deals().items()}
     rows = conn.execute(
-        "select opportunity_id, owner_key, is_closed, is_won, is_socially_supported, days_to_quote "
-        "from marts.fct_opportunities").fetchall()
+        "select opportunity_key, owner_key, is_closed, is_won, is_socially_supported, days_to_quote "
+        "from restricted.fct_opportunities").fetchall()
     assert {row[0] for row in rows} == set(deals), "one row per opportunity that is not deleted"
 
     crm_only = {user["Id"] for user in world.salesforce_users(SCALE)
@@ -102,7 +111,7 @@ def test_win_rates_and_days_to_quote_show_the_planted_effects(demo, conn):
 
     medians = dict(conn.execute(
         "select is_socially_supported, percentile_cont(0.5) within group (order by days_to_quote) "
-        "from marts.fct_opportunities where days_to_quote is not null group by 1").fetchall())
+        "from restricted.fct_opportunities where days_to_quote is not null group by 1").fetchall())
     assert medians[True] == pytest.approx(crm_world.PLANTED_EFFECTS["median_days_to_quote_social"], rel=0.25)
     assert medians[False] == pytest.approx(crm_world.PLANTED_EFFECTS["median_days_to_quote_other"], rel=0.25)
 

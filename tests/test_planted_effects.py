@@ -58,7 +58,7 @@ def test_social_beats_other(demo, conn, family, least_gap):
 def test_median_days_to_quote_finds_the_planted_medians(demo, conn):
     rows = dict(conn.execute(
         "select is_socially_supported, percentile_cont(0.5) within group (order by days_to_quote) "
-        "from marts.fct_opportunities where days_to_quote is not null group by 1").fetchall())
+        "from restricted.fct_opportunities where days_to_quote is not null group by 1").fetchall())
     assert set(rows) == {True, False}, rows
     for supported, side in ((True, "social"), (False, "other")):
         planted = PLANTED_EFFECTS[f"median_days_to_quote_{side}"]

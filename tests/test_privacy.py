@@ -16,12 +16,15 @@ from social_value.erasure import person_key
 from social_value.warehouse_setup import ROLES
 
 READS = {
-    "bi_reader": {"marts.metric_values"},
-    "auditor": {"marts.metric_values", "audit.publications", "audit.live_publication_tests"},
+    "bi_reader": {"marts.metric_values", "marts.hashtag_outcome_months"},
+    "auditor": {"marts.metric_values", "marts.hashtag_outcome_months", "audit.publications",
+                "audit.live_publication_tests"},
+    "analyst": {"restricted.fct_hashtag_outcomes", "restricted.fct_opportunities"},
     "loader": {"raw_viva_engage.users", "raw_meta.loads"},
     "transformer": {"raw_viva_engage.users", "raw_meta.loads", "staging.stg_viva_engage__users",
-                    "core.int_persons", "marts.metric_values", "svw_private.pseudonym_key",
-                    "audit.publications", "audit.live_publication_tests"},
+                    "core.int_persons", "marts.metric_values", "marts.hashtag_outcome_months",
+                    "restricted.fct_hashtag_outcomes", "restricted.fct_opportunities",
+                    "svw_private.pseudonym_key", "audit.publications", "audit.live_publication_tests"},
 }
 OBJECTS = sorted(set().union(*READS.values()))
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.I)
@@ -46,10 +49,11 @@ def test_each_role_reads_exactly_what_it_should(demo, role):
     assert readable == READS[role]
 
 
-@pytest.mark.parametrize("role", ["bi_reader", "auditor", "loader"])
+@pytest.mark.parametrize("role", ["bi_reader", "auditor", "analyst", "loader"])
 def test_roles_cannot_create_outside_their_schemas(demo, role):
     with psycopg.connect(role_url(role), autocommit=True) as conn:
         assert _denied(conn, "create table marts.intruder (x int)")
+        assert _denied(conn, "create table restricted.intruder (x int)")
         assert _denied(conn, "create table public.intruder (x int)")
         assert _denied(conn, "create schema intruder")
 

@@ -49,11 +49,14 @@ def test_the_demo_publishes_and_the_live_row_counts_match(demo, reader):
     assert "published: publication" in demo[1]
     publication_id, build_id, row_counts, _ = live_publication(reader)
     assert publication_id >= 2, "both demo runs published"
-    assert set(row_counts) >= {"metric_values", "fct_hashtag_outcomes", "metricflow_time_spine"}
+    assert set(row_counts) >= {"marts.metric_values", "marts.hashtag_outcome_months",
+                               "marts.metricflow_time_spine", "restricted.fct_hashtag_outcomes",
+                               "restricted.fct_opportunities"}
     for table, count in row_counts.items():
-        assert reader.execute(f"select count(*) from marts.{table}").fetchone()[0] == count
-    candidate = reader.execute("select count(*) from pg_tables where schemaname = %s", (CANDIDATE,))
-    assert candidate.fetchone()[0] == 0, "a publish empties the candidate"
+        assert reader.execute(f"select count(*) from {table}").fetchone()[0] == count
+    candidate = reader.execute(
+        "select count(*) from pg_tables where schemaname in (%s, 'restricted_candidate')", (CANDIDATE,))
+    assert candidate.fetchone()[0] == 0, "a publish empties the candidates"
     assert build_id in reader.execute("select obj_description('marts'::regnamespace)").fetchone()[0]
 
 

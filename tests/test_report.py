@@ -101,15 +101,15 @@ def load_marts(conn: psycopg.Connection, schema: str, rows: list[dict], *,
                 "%(account_id)s, %(metric_key)s, %(value)s, %(numerator)s, %(denominator)s, %(norm)s, "
                 "%(amber_tolerance)s, %(status)s)", SATISFACTION)
     if hashtags:
-        conn.execute(f"create table {schema}.fct_hashtag_outcomes (message_id text, thread_id text, "
-                     "platform text, created_at timestamptz, author_key text, department text, hashtag text, "
-                     "outcome_type text, referenced_opportunity_ids text[], referenced_account_ids text[], "
-                     "resolved_at timestamptz, hours_to_resolution numeric)")
-        with conn.cursor() as cur:
-            cur.executemany(
-                f"insert into {schema}.fct_hashtag_outcomes (message_id, thread_id, platform, created_at, "
-                "hashtag, outcome_type) values (%s, 't', 'slack', %s::date + interval '5 days', %s, %s)",
-                HASHTAGS)
+        conn.execute(f"create table {schema}.hashtag_outcome_months (period_start date, outcome_type text, "
+                     "hashtag text, messages bigint)")
+        # As the mart counts them: distinct messages per month, outcome type and hashtag.
+        conn.execute(f"insert into {schema}.hashtag_outcome_months "
+                     "select date_trunc('month', given.day::date), given.outcome, given.hashtag, "
+                     "count(distinct given.message) from unnest(%s::text[], %s::text[], %s::text[], "
+                     "%s::text[]) as given (message, day, hashtag, outcome) group by 1, 2, 3",
+                     [list(column) for column in zip(*((m, str(d), h, o) for m, d, h, o in HASHTAGS),
+                                                     strict=True)])
     conn.commit()
 
 

@@ -67,8 +67,8 @@ def marts(conn, scratch_schema, warehouse_url) -> report_data.Marts:
     for row in [r for r in rows if r["org_unit"] == "Sales"]:
         rows.append({**row, "org_unit": HOSTILE})
     load_marts(conn, scratch_schema, rows)
-    conn.execute(f"insert into {scratch_schema}.fct_hashtag_outcomes (message_id, created_at, hashtag, "
-                 "outcome_type) values ('m9', '2026-03-09', %s, 'customer_impact')", (HOSTILE,))
+    conn.execute(f"insert into {scratch_schema}.hashtag_outcome_months (period_start, hashtag, outcome_type, "
+                 "messages) values ('2026-03-01', %s, 'customer_impact', 1)", (HOSTILE,))
     conn.commit()
     return report_data.fetch(warehouse_url, scratch_schema)
 

@@ -38,7 +38,7 @@ def dbt_task_group(conn_id: str, **group_kwargs: Any):
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
     from cosmos.profiles import PostgresUserPasswordProfileMapping
 
-    from social_value.publish import CANDIDATE
+    from social_value.publish import CANDIDATE_ENV
 
     if not MANIFEST.exists():
         raise FileNotFoundError(f"dbt manifest not found at {MANIFEST}: run `make manifest` (dbt parse) "
@@ -48,7 +48,7 @@ def dbt_task_group(conn_id: str, **group_kwargs: Any):
         project_name="social_value",
         install_dbt_deps=False,
         # Constant: dbt re-parses the whole project whenever an env var it reads changes.
-        env_vars={"SVW_MARTS_SCHEMA": CANDIDATE, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        env_vars={**CANDIDATE_ENV, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
     )
     # A local Path (the attribute's documented type), not the ObjectStoragePath cosmos makes of it:
     # reading through Airflow's object storage first loads every Airflow plugin (cosmos's own
@@ -228,7 +228,7 @@ def cosmos_environment() -> dict[str, str]:
 def parse_manifest(warehouse_url: str) -> Path:
     """Write the manifest the DAG renders from (`make manifest`)."""
     from social_value.dbt_runner import run_dbt
-    from social_value.publish import CANDIDATE
+    from social_value.publish import CANDIDATE_ENV
 
-    run_dbt(["parse"], warehouse_url, env={"SVW_MARTS_SCHEMA": CANDIDATE})
+    run_dbt(["parse"], warehouse_url, env=CANDIDATE_ENV)
     return MANIFEST

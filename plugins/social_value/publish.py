@@ -1,5 +1,6 @@
-"""Write-audit-publish: dbt builds the marts into `marts_candidate`, dbt and GX test them, and only
-then one transaction moves the candidate tables into `marts`. BI (bi_reader) never sees a mart that
+"""Write-audit-publish: dbt builds the marts into `marts_candidate` (and the restricted tier into
+`restricted_candidate`), dbt and GX test them, and only then one transaction moves the candidate
+tables into `marts` (and `restricted`). BI (bi_reader) never sees a mart that
 failed a test; the `audit` schema records every test of every build and every publication.
 
 One advisory lock (BUILD_LOCK) serialises everything that writes or reads the candidate: a whole dbt
@@ -26,7 +27,10 @@ log = logging.getLogger(__name__)
 
 LIVE = "marts"
 CANDIDATE = "marts_candidate"
-READERS = "bi_reader, auditor"
+# The published tiers: candidate schema, the live schema it becomes, and who may read that.
+TIERS = ((CANDIDATE, LIVE, "bi_reader, auditor"), ("restricted_candidate", "restricted", "analyst"))
+# What dbt needs to write every tier into its candidate.
+CANDIDATE_ENV = {"SVW_MARTS_SCHEMA": CANDIDATE, "SVW_RESTRICTED_SCHEMA": "restricted_candidate"}
 CANDIDATE_CHECKPOINT = "marts"  # the GX checkpoint whose assets are the candidate tables
 BUILD_LOCK = 7_305_110_001  # pg advisory lock key shared by every build step
 GX_LOCK = 7_305_110_002  # one GX run at a time: they share the file context and Data Docs
@@ -66,7 +70,7 @@ create table if not exists audit.publications (
     row_counts jsonb not null
 );
 comment on table audit.publications is 'Each time a tested candidate became the live marts;'
-    ' the newest row is live.';
+    ' the newest row is live. row_counts: rows per published table (schema.table).';
 create table if not exists audit.load_quarantine (
     load_id bigint primary key,
     source text not null,
@@ -204,7 +208,7 @@ def build_candidate(warehouse_url: str, build_id: str, dag_run_id: str | None = 
         load_ids, full_refresh = begin_candidate(conn, build_id, dag_run_id, full_refresh)
         try:
             run_dbt(["build", *(["--full-refresh"] if full_refresh else [])], warehouse_url,
-                    env={"SVW_MARTS_SCHEMA": CANDIDATE})
+                    env=CANDIDATE_ENV)
         except DbtFailedError:
             record_dbt_results(conn, build_id, DBT_DIR / "target" / "run_results.json")  # audited too
             raise
@@ -226,8 +230,9 @@ def begin_candidate(conn: psycopg.Connection, build_id: str, dag_run_id: str | N
     load_ids = register_build(conn, build_id, dag_run_id)
     summarise_quarantine(conn)
     _set_stamp(conn, CANDIDATE, f"building {build_id}")
-    for table in _tables(conn, CANDIDATE):
-        conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(CANDIDATE, table)))
+    for candidate, _, _ in TIERS:
+        for table in _tables(conn, candidate):
+            conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(candidate, table)))
     return load_ids, full_refresh
 
 
@@ -331,7 +336,8 @@ def validate(warehouse_url: str, build_id: str, checkpoint: str, dag_run_id: str
 
 def publish(warehouse_url: str, build_id: str) -> dict:
     """In one transaction: check the candidate is this build's and every recorded test passed,
-    move its tables into marts (replacing the live ones), re-apply grants, record the publication."""
+    move each tier's tables into its live schema (replacing the live ones), re-apply grants, record
+    the publication."""
     with psycopg.connect(warehouse_url) as conn, conn.transaction():
         # A reader's open transaction on a mart delays the swap; never wait for one for ever.
         conn.execute("set local lock_timeout = '5min'")
@@ -350,21 +356,21 @@ def publish(warehouse_url: str, build_id: str) -> dict:
             raise PublishRefusedError(f"build {build_id} is not fully tested (dbt {counts[0]}, "
                                       f"GX {counts[1]} results; not passed: {counts[2]}): "
                                       "nothing published")
-        tables = _tables(conn, CANDIDATE)
-        if not tables:
+        if not _tables(conn, CANDIDATE):
             raise PublishRefusedError(f"the candidate of build {build_id} holds no tables")
         row_counts = {}
-        for table in tables:
-            conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(LIVE, table)))
-            conn.execute(sql.SQL("alter table {} set schema {}").format(
-                sql.Identifier(CANDIDATE, table), sql.Identifier(LIVE)))
-            row_counts[table] = conn.execute(
-                sql.SQL("select count(*) from {}").format(sql.Identifier(LIVE, table))).fetchone()[0]
-        conn.execute(sql.SQL("grant usage on schema {0} to {1}; "
-                             "grant select on all tables in schema {0} to {1}")
-                     .format(sql.Identifier(LIVE), sql.SQL(READERS)))
+        for candidate, live, readers in TIERS:
+            for table in _tables(conn, candidate):
+                conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(live, table)))
+                conn.execute(sql.SQL("alter table {} set schema {}").format(
+                    sql.Identifier(candidate, table), sql.Identifier(live)))
+                row_counts[f"{live}.{table}"] = conn.execute(
+                    sql.SQL("select count(*) from {}").format(sql.Identifier(live, table))).fetchone()[0]
+            conn.execute(sql.SQL("grant usage on schema {0} to {1}; "
+                                 "grant select on all tables in schema {0} to {1}")
+                         .format(sql.Identifier(live), sql.SQL(readers)))
+            _set_stamp(conn, live, f"published build {build_id}")
         _set_stamp(conn, CANDIDATE, f"published {build_id}")
-        _set_stamp(conn, LIVE, f"published build {build_id}")
         publication_id = conn.execute(
             "insert into audit.publications (build_id, dag_run_id, dbt_invocation_id, load_ids, row_counts) "
             "values (%s, %s, %s, %s, %s) returning publication_id",
@@ -381,7 +387,7 @@ def generate_docs(warehouse_url: str, target: Path) -> Path:
     from social_value.quality.gx_checks import GX_ROOT
 
     with build_lock(warehouse_url):
-        run_dbt(["docs", "generate"], warehouse_url, env={"SVW_MARTS_SCHEMA": CANDIDATE})
+        run_dbt(["docs", "generate"], warehouse_url, env=CANDIDATE_ENV)
         (target / "dbt").mkdir(parents=True, exist_ok=True)
         for name in ("index.html", "manifest.json", "catalog.json"):
             shutil.copy2(DBT_DIR / "target" / name, target / "dbt" / name)

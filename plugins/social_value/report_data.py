@@ -33,13 +33,8 @@ where scope = 'org'
 """
 # Registered hashtags only (the mart holds nothing else), counted in their message's month.
 HASHTAG_SQL = """
-select
-    date_trunc('month', created_at at time zone 'UTC')::date as period_start,
-    outcome_type,
-    hashtag,
-    count(distinct message_id) as messages
-from {schema}.fct_hashtag_outcomes
-group by 1, 2, 3
+select period_start, outcome_type, hashtag, messages
+from {schema}.hashtag_outcome_months
 order by 1, 2, 3
 """
 ABSENT = (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn,

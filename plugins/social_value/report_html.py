@@ -262,7 +262,7 @@ def render(rows: list[dict], *, satisfaction: list[dict] | None = None,
             "<h1>Social value of the intranet</h1>"
             f'<p class="lead">{escape(card.period.describe())}.</p>'
             '<p class="muted">Read from the published marts as bi_reader (marts.metric_values, '
-            "marts.customer_satisfaction_scorecard and marts.fct_hashtag_outcomes). "
+            "marts.customer_satisfaction_scorecard and marts.hashtag_outcome_months). "
             f"{MISSING} marks a metric not published or undefined (a rate over zero).</p>")
     if card.period.current is None:
         return head + "<p>No published metrics yet: run the build first.</p></main></body></html>"

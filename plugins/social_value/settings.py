@@ -60,6 +60,7 @@ def ensure_demo_secrets(path: Path = SECRETS_FILE) -> dict[str, str]:
         "SVW_TRANSFORMER_PASSWORD": lambda: secrets.token_urlsafe(18),
         "SVW_BI_READER_PASSWORD": lambda: secrets.token_urlsafe(18),
         "SVW_AUDITOR_PASSWORD": lambda: secrets.token_urlsafe(18),
+        "SVW_ANALYST_PASSWORD": lambda: secrets.token_urlsafe(18),
         "SVW_PSEUDONYM_KEY": lambda: secrets.token_hex(32),
         "SVW_SOURCE_TOKEN": lambda: secrets.token_urlsafe(24),
     }

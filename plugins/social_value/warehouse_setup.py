@@ -7,6 +7,8 @@ Roles (passwords from the environment, never defaults):
                marts_candidate (no reader may use it) and publish them into marts (publish.py).
 - bi_reader:   CONNECT, and SELECT on marts only. No CREATE anywhere.
 - auditor:     SELECT on audit and marts.
+- analyst:     SELECT on restricted only: the row-level facts (keyed, not suppressed), for analysts
+               with a documented purpose.
 The transformer's sessions get work_mem SVW_TRANSFORMER_WORK_MEM (default 64MB): with Postgres's
 4MB, the metric facts' per-month distinct counts sorted a month's person-days on disk instead of
 hashing them (at 20,000 employees, 14 s against 9 s for one month).
@@ -32,12 +34,14 @@ BLOCK = 64  # SHA-256 block size in bytes
 
 RAW_SCHEMAS = ("raw_meta", "raw_viva_engage", "raw_msgraph", "raw_slack", "raw_activity_events",
                "raw_salesforce", "raw_surveymonkey", "raw_qualtrics")
-TRANSFORMER_SCHEMAS = ("staging", "core", "marts", "marts_candidate", "audit")
+TRANSFORMER_SCHEMAS = ("staging", "core", "marts", "marts_candidate", "restricted", "restricted_candidate",
+                       "audit")
 ROLES = {
     "loader": "SVW_LOADER_PASSWORD",
     "transformer": "SVW_TRANSFORMER_PASSWORD",
     "bi_reader": "SVW_BI_READER_PASSWORD",
     "auditor": "SVW_AUDITOR_PASSWORD",
+    "analyst": "SVW_ANALYST_PASSWORD",
 }
 
 
@@ -77,8 +81,8 @@ def setup(warehouse_url: str, pseudonym_key: str | None, passwords: dict[str, st
             sql.Literal(os.environ.get("SVW_TRANSFORMER_WORK_MEM", "64MB"))))
         conn.execute(sql.SQL("revoke all on database {} from public").format(database))
         conn.execute("revoke create on schema public from public")
-        conn.execute(sql.SQL("grant connect on database {} to loader, transformer, bi_reader, auditor")
-                     .format(database))
+        conn.execute(sql.SQL("grant connect on database {} to {}").format(
+            database, sql.SQL(", ").join(map(sql.Identifier, ROLES))))
         # The loader stages batches in temporary tables; dbt may too. Readers get no TEMP.
         conn.execute(sql.SQL("grant temporary on database {} to loader, transformer").format(database))
         for schema in RAW_SCHEMAS:
@@ -89,7 +93,8 @@ def setup(warehouse_url: str, pseudonym_key: str | None, passwords: dict[str, st
                                  "grant select on tables to transformer").format(sql.Identifier(schema)))
         for schema in TRANSFORMER_SCHEMAS:
             _own_schema(conn, schema, "transformer")
-        for schema, readers in (("marts", "bi_reader, auditor"), ("audit", "auditor")):
+        readers_of = (("marts", "bi_reader, auditor"), ("restricted", "analyst"), ("audit", "auditor"))
+        for schema, readers in readers_of:
             conn.execute(sql.SQL(
                 "grant usage on schema {0} to {1}; grant select on all tables in schema {0} to {1}; "
                 "alter default privileges for role transformer in schema {0} grant select on tables to {1}"

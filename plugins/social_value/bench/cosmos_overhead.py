@@ -37,14 +37,14 @@ DAG_ID = "build_warehouse"
 
 def bare_build(log_path: Path) -> float:
     from social_value.dbt_runner import run_dbt
-    from social_value.publish import CANDIDATE
+    from social_value.publish import CANDIDATE_ENV
 
     handler = logging.FileHandler(log_path, mode="w")
     logging.getLogger("social_value.dbt_runner").addHandler(handler)
     logging.getLogger("social_value.dbt_runner").setLevel(logging.INFO)
     try:
         started = time.perf_counter()
-        run_dbt(["build"], runtime.role_url_from_env("transformer"), env={"SVW_MARTS_SCHEMA": CANDIDATE})
+        run_dbt(["build"], runtime.role_url_from_env("transformer"), env=CANDIDATE_ENV)
         return time.perf_counter() - started
     finally:
         logging.getLogger("social_value.dbt_runner").removeHandler(handler)

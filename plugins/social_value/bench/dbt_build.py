@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from social_value.dbt_runner import DBT_DIR, dbt_env, summarise
-from social_value.publish import CANDIDATE
+from social_value.publish import CANDIDATE_ENV
 
 
 def build(transformer_url: str, target_path: Path, full_refresh: bool, log_path: Path,
@@ -23,7 +23,7 @@ def build(transformer_url: str, target_path: Path, full_refresh: bool, log_path:
     command = [str(executable), "build", *(["--full-refresh"] if full_refresh else []),
                *(["--select", select] if select else []),
                "--project-dir", str(DBT_DIR), "--target-path", str(target_path)]
-    env = {**os.environ, **dbt_env(transformer_url), "SVW_MARTS_SCHEMA": CANDIDATE,
+    env = {**os.environ, **dbt_env(transformer_url), **CANDIDATE_ENV,
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_LOG_PATH": str(log_path.parent)}
     started = time.perf_counter()
     with log_path.open("w") as log:

@@ -8,12 +8,21 @@
     with two registered hashtags has two rows. Unregistered hashtags are not outcomes and are left
     out (they still count in hashtag_messages). The message's own columns come with its hashtag
     rows (int_message_hashtags), so no message without a hashtag is read.
+    Restricted tier: ids are keyed hashes (restricted_key) a reader can't look up in the source,
+    and the author key is this fact's own, so it joins no other fact's person.
 -#}
 with
 
 hashtags as (
 
     select * from {{ ref('int_message_hashtags') }}
+
+),
+
+pseudonym_key as (
+
+    -- The key's only readers outside staging: keyed hashes must be computed where they are used.
+    select * from {{ source('svw_private', 'pseudonym_key') }}
 
 ),
 
@@ -32,33 +41,39 @@ references_ as (
 message_references as (
 
     select
-        message_id,
-        array_agg(distinct opportunity_id order by opportunity_id) as referenced_opportunity_ids,
-        array_agg(distinct account_id order by account_id)
-        filter (where account_id is not null) as referenced_account_ids
+        references_.message_id,
+        array_agg(
+            distinct {{ restricted_key('opportunity', 'references_.opportunity_id') }}
+        ) as referenced_opportunity_keys,
+        array_agg(distinct {{ restricted_key('account', 'references_.account_id') }})
+        filter (where references_.account_id is not null) as referenced_account_keys
 
     from references_
-    group by message_id
+    cross join pseudonym_key
+    group by references_.message_id
 
 ),
 
 final as (
 
     select
-        hashtags.message_id::text as message_id,
-        hashtags.thread_id::text as thread_id,
+        {{ restricted_key('message', 'hashtags.message_id') }}::text as message_key,
+        {{ restricted_key('thread', 'hashtags.thread_id') }}::text as thread_key,
         hashtags.platform::text as platform,
         hashtags.created_at::timestamptz as created_at,
-        hashtags.person_key::text as author_key,
+        {{ restricted_key('hashtag_outcome_author', 'hashtags.person_key') }}::text as author_key,
         hashtags.department::text as department,
         hashtags.hashtag::text as hashtag,
         hashtags.outcome_type::text as outcome_type,
-        coalesce(message_references.referenced_opportunity_ids, '{}')::text[] as referenced_opportunity_ids,
-        coalesce(message_references.referenced_account_ids, '{}')::text[] as referenced_account_ids,
+        coalesce(
+            message_references.referenced_opportunity_keys, '{}'
+        )::text[] as referenced_opportunity_keys,
+        coalesce(message_references.referenced_account_keys, '{}')::text[] as referenced_account_keys,
         pain_points.resolved_at::timestamptz as resolved_at,
         pain_points.hours_to_resolution::numeric as hours_to_resolution
 
     from hashtags
+    cross join pseudonym_key
     left join message_references
         on hashtags.message_id = message_references.message_id
     left join pain_points
