@@ -12,12 +12,11 @@ Connections: `salesforce` (http: host = instance URL, password = bearer token; e
 The task log shows rows read, changed and quarantined per object and the new watermarks.
 """
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
 
 from social_value.assets import RAW_CRM
+from social_value.task_retries import task_retries
 
 
 @dag(
@@ -26,7 +25,7 @@ from social_value.assets import RAW_CRM
     catchup=False,
     max_active_runs=1,
     tags=["ingest", "crm"],
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True},
+    default_args=task_retries(3),
     doc_md=__doc__,
 )
 def ingest_crm():

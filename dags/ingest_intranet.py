@@ -18,12 +18,11 @@ base URL, password = token) and `svw_loader` (postgres, the loader role). Failur
 (bad token, missing privilege) fail at once; timeouts and 5xx are retried with backoff.
 """
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
 
 from social_value.assets import RAW_INTRANET
+from social_value.task_retries import task_retries
 
 
 @dag(
@@ -32,7 +31,7 @@ from social_value.assets import RAW_INTRANET
     catchup=False,
     max_active_runs=1,
     tags=["ingest", "intranet"],
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True},
+    default_args=task_retries(3),
     doc_md=__doc__,
 )
 def ingest_intranet():

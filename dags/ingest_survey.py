@@ -26,12 +26,11 @@ the account is configuration (dbt seeds), not code. The warehouse is written as 
 task log shows rows read, changed and quarantined per table.
 """
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
 
 from social_value.assets import RAW_SURVEY
+from social_value.task_retries import task_retries
 
 
 @dag(
@@ -40,7 +39,7 @@ from social_value.assets import RAW_SURVEY
     catchup=False,
     max_active_runs=1,
     tags=["ingest", "survey"],
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True},
+    default_args=task_retries(3),
     doc_md=__doc__,
 )
 def ingest_survey():
