@@ -38,12 +38,13 @@ def ingest_crm():
         from social_value.airflow_connections import LOADER_CONN_ID, http_source, warehouse_url
         from social_value.connectors.salesforce import SalesforceConfig, SalesforceSource
         from social_value.ingest.crm import SALESFORCE_CONN_ID, ingest_salesforce
+        from social_value.ingest.run_window import load_until
         from social_value.task_errors import fail_fast_on_permanent_errors
 
         with fail_fast_on_permanent_errors():
             base_url, token = http_source(SALESFORCE_CONN_ID)
             config = SalesforceConfig.from_settings(BaseHook.get_connection(SALESFORCE_CONN_ID).extra_dejson)
-            until = min(data_interval_end or pendulum.now("UTC"), pendulum.now("UTC"))
+            until = load_until(data_interval_end)
             return ingest_salesforce(warehouse_url(LOADER_CONN_ID), SalesforceSource(base_url, token, config),
                                      until, pseudonym_key=os.environ.get("SVW_PSEUDONYM_KEY"))
 

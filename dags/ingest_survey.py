@@ -51,6 +51,7 @@ def ingest_survey():
             http_source,
             warehouse_url,
         )
+        from social_value.ingest.run_window import load_until
         from social_value.ingest.survey import (
             SURVEYMONKEY_CONN_ID,
             SurveyMonkeySource,
@@ -62,7 +63,7 @@ def ingest_survey():
             base_url, token = http_source(SURVEYMONKEY_CONN_ID)
             extra = connection_extra(SURVEYMONKEY_CONN_ID)
             source = SurveyMonkeySource(base_url, token, tuple(str(i) for i in extra.get("survey_ids", [])))
-            until = min(data_interval_end or pendulum.now("UTC"), pendulum.now("UTC"))
+            until = load_until(data_interval_end)
             return ingest_surveymonkey(warehouse_url(LOADER_CONN_ID), source, until)
 
     @task(outlets=[RAW_SURVEY])

@@ -136,18 +136,18 @@ def _answering(status: int, headers: dict[str, str] | None = None, stall: float 
     (429, {"Retry-After": "0"}), (500, {}), (502, {}), (503, {"Retry-After": "0"}), (504, {})])
 def test_throttling_and_server_errors_that_outlast_the_attempts_are_retryable(served, status, headers):
     handler = _answering(status, headers)
-    with pytest.raises(http.TransientSourceError, match=f"failed after 3 attempts: HTTP {status}") as error:
-        with fail_fast_on_permanent_errors():
-            http.download(served(handler) + "/report", "t", attempts=3, backoff=0.01)
+    with (pytest.raises(http.TransientSourceError, match=f"failed after 3 attempts: HTTP {status}") as error,
+          fail_fast_on_permanent_errors()):
+        http.download(served(handler) + "/report", "t", attempts=3, backoff=0.01)
     assert not isinstance(error.value, http.SourceError), "a SourceError would fail without retries"
     assert handler.requests == 3
 
 
 def test_a_timeout_that_outlasts_the_attempts_is_retryable(served):
     handler = _answering(200, stall=0.5)
-    with pytest.raises(http.TransientSourceError, match="failed after 2 attempts"):
-        with fail_fast_on_permanent_errors():
-            http.download(served(handler) + "/slow", "t", attempts=2, backoff=0.01, timeout=0.1)
+    with (pytest.raises(http.TransientSourceError, match="failed after 2 attempts"),
+          fail_fast_on_permanent_errors()):
+        http.download(served(handler) + "/slow", "t", attempts=2, backoff=0.01, timeout=0.1)
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -155,8 +155,8 @@ def test_a_refused_login_fails_at_once_without_airflow_retries(served, status):
     from airflow.sdk.exceptions import AirflowFailException
 
     handler = _answering(status)
-    with pytest.raises(AirflowFailException, match=f"HTTP {status}.*not retried") as error:
-        with fail_fast_on_permanent_errors():
-            http.download(served(handler) + "/report", "t", attempts=3, backoff=0.01)
+    with (pytest.raises(AirflowFailException, match=f"HTTP {status}.*not retried") as error,
+          fail_fast_on_permanent_errors()):
+        http.download(served(handler) + "/report", "t", attempts=3, backoff=0.01)
     assert isinstance(error.value.__cause__, http.SourceError) and error.value.__cause__.status == status
     assert handler.requests == 1, "the connector does not retry a refused login either"

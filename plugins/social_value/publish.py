@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from social_value import skipped_days
 from social_value.dbt_runner import DBT_DIR, DbtFailedError, run_dbt, summarise
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,7 @@ def build_lock(warehouse_url: str, key: int = BUILD_LOCK) -> Iterator[psycopg.Co
 
 def ensure_audit(conn: psycopg.Connection) -> None:
     conn.execute(AUDIT_DDL)
+    conn.execute(skipped_days.AUDIT_DDL)
 
 
 def register_build(conn: psycopg.Connection, build_id: str, dag_run_id: str | None) -> list[int]:
@@ -205,6 +207,7 @@ def begin_candidate(conn: psycopg.Connection, build_id: str, dag_run_id: str | N
     full_refresh = full_refresh or erased_since_last_publication(conn) or previous_build_failed(conn)
     load_ids = register_build(conn, build_id, dag_run_id)
     conn.execute(QUARANTINE_SUMMARY)
+    skipped_days.refresh_audit(conn)
     _set_stamp(conn, CANDIDATE, f"building {build_id}")
     for table in _tables(conn, CANDIDATE):
         conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(CANDIDATE, table)))
