@@ -17,13 +17,14 @@ import psycopg
 
 from social_value.connectors.http import SourceError, TransientSourceError
 from social_value.dbt_runner import DbtFailedError
+from social_value.rejections import RejectedFileError
 from social_value.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
-PERMANENT = (ConfigError, SourceError, DbtFailedError, psycopg.errors.InsufficientPrivilege,
-             psycopg.errors.InvalidPassword, psycopg.errors.UndefinedTable,
-             psycopg.errors.InvalidCatalogName)
+PERMANENT = (ConfigError, SourceError, DbtFailedError, RejectedFileError,
+             psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidPassword,
+             psycopg.errors.UndefinedTable, psycopg.errors.InvalidCatalogName)
 
 
 @contextmanager

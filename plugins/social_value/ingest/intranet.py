@@ -235,7 +235,9 @@ def ingest_activity_events_drop(warehouse_url: str, drop_dir: Path,
     """Land every events file (NDJSON or CSV) under <drop_dir>/activity_events.
 
     A file reaches Postgres as bytes (CSV: bulk_copy; NDJSON: activity_events.copy_ndjson); one
-    Postgres refuses, or with a line that is not a JSON object, is read row by row."""
+    Postgres refuses, or with a line that is not a JSON object, is read row by row. A CSV without
+    a required column is rejected (RejectedFileError); incomplete events and events conflicting
+    with an earlier one of the same id are quarantined (connectors/activity_events.py)."""
     folder = drop_dir / "activity_events"
     table = activity_events.table(schema)
 
@@ -247,9 +249,15 @@ def ingest_activity_events_drop(warehouse_url: str, drop_dir: Path,
             return erased.skip(activity_events.read_events(path), "events", "user_email")
 
         if path.suffix == ".csv":
+            activity_events.check_csv_header(path)
             bulk_copy.land_csv(stage, path.name, lambda: path.open("rb"), rows, stats)
         else:
             _stage_ndjson(conn, stage, path, stats, rows)
+        # Keyless first, so such an event is quarantined for its key on both paths; then the
+        # events checks on the whole stage; finish's own keyless check then finds none.
+        bulk_copy.quarantine_keyless(stage, stats)
+        activity_events.quarantine_incomplete(stage, stats)
+        activity_events.quarantine_conflicts(stage, stats)
         bulk_copy.finish(stage, stats, erased, "events", "user_email")
         return {"events": {**stats.counts(), "skipped_erased": erased.skipped["events"]}}
 
@@ -260,9 +268,11 @@ def ingest_activity_events_drop(warehouse_url: str, drop_dir: Path,
 def _stage_ndjson(conn: psycopg.Connection, stage: loader.Stage, path: Path, stats: loader.BatchStats,
                   rows: Callable[[], Iterator]) -> None:
     """An NDJSON file into the stage: as documents, or if declined, `rows()` row by row."""
-    staged: list[int] = []
+    staged: list[tuple[int, int]] = []
     if bulk_json.land(conn, lambda: staged.append(activity_events.copy_ndjson(conn, stage, path, path.name))):
-        stats.read += staged[0]
+        events, incomplete = staged[0]
+        stats.read += events + incomplete
+        stats.quarantined += incomplete
         return
     log.info("%s: landing row by row (Postgres refused a line, or one is not a JSON object)", path.name)
     stage.copy_records(loader.tagged(path.name, rows()), stats)
