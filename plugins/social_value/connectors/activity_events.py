@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -39,6 +40,9 @@ REQUIRED = ("event_id", "occurred_at", "user_email", "event_type")
 CONTENT = (*COLUMNS[1:], "_extra")  # what makes two events with one id the same event
 NOT_EMPTY = ("occurred_at", "event_type")  # besides the key; staging's not-null tests need them
 PATTERNS = ("*.ndjson", "*.jsonl", "*.csv")
+# The conflict checks hash every staged event id: with the default 4MB they spilled to disk
+# (500,000 events: 2.9 s, against 2.1 s in memory).
+CHECK_WORK_MEM = "64MB"
 
 
 def table(schema: str = SCHEMA) -> RawTable:
@@ -129,6 +133,11 @@ def quarantine_incomplete(stage: Stage, stats: BatchStats) -> None:
 def quarantine_conflicts(stage: Stage, stats: BatchStats) -> None:
     """An event id met again with other content: the later record is quarantined and the first
     kept, whether the first came earlier in this batch or in an earlier load."""
+    with _work_mem(stage.conn, CHECK_WORK_MEM):
+        _quarantine_conflicts(stage, stats)
+
+
+def _quarantine_conflicts(stage: Stage, stats: BatchStats) -> None:
     staged = sql.Identifier("staged")
     content = sql.SQL(", ").join(_as_landed(stage, staged))
     later = sql.SQL(
@@ -149,6 +158,17 @@ def quarantine_conflicts(stage: Stage, stats: BatchStats) -> None:
         staged=sql.SQL(", ").join(_as_landed(stage, stage.ident)))
     stats.quarantined += _quarantine_where(stage, differs, sql.Literal(
         "event_id was landed before with other content (the landed event is kept)"))
+
+
+@contextmanager
+def _work_mem(conn: psycopg.Connection, value: str) -> Iterator[None]:
+    """work_mem for the statements inside, then back to what it was (in this transaction)."""
+    previous = conn.execute("select current_setting('work_mem')").fetchone()[0]
+    conn.execute("select set_config('work_mem', %s, true)", (value,))
+    try:
+        yield
+    finally:
+        conn.execute("select set_config('work_mem', %s, true)", (previous,))
 
 
 def _as_landed(stage: Stage, alias: sql.Identifier) -> list[sql.Composable]:
