@@ -75,3 +75,30 @@ def test_an_event_id_with_other_content_is_quarantined_across_files_and_loads(tm
     assert again["files"]["c-resent.csv"]["events"] == {"read": 2, "changed": 0, "quarantined": 0,
                                                         "skipped_erased": 0}
     assert _quarantined(conn, again["load_id"]) == []
+
+
+def test_an_erased_persons_bad_events_are_skipped_not_quarantined(tmp_path, conn, env, scratch_schema,
+                                                                   warehouse_url):
+    """Erased people's events leave before the checks, as on the row path: their email never
+    reaches raw_meta.quarantine."""
+    from social_value.erasure import person_key
+
+    email = "erased-events@example.org"
+    folder = tmp_path / "activity_events"
+    folder.mkdir()
+    events = [{"event_id": "evt-e1", "occurred_at": "", "user_email": email, "event_type": "view"},
+              {"event_id": "evt-e2", "occurred_at": "2026-10-05T09:12:00Z", "user_email": "",
+               "event_type": ""}]
+    (folder / "events.ndjson").write_text("".join(json.dumps(event) + "\n" for event in events))
+    key = person_key(email, env["SVW_PSEUDONYM_KEY"])
+    conn.execute("insert into raw_meta.erasures (person_key) values (%s)", (key,))
+    conn.commit()
+    try:
+        summary = ingest_activity_events_drop(warehouse_url, tmp_path, schema=scratch_schema)
+    finally:
+        conn.execute("delete from raw_meta.erasures where person_key = %s", (key,))
+        conn.commit()
+    assert summary["files"]["events.ndjson"]["events"] == {"read": 1, "changed": 0, "quarantined": 1,
+                                                           "skipped_erased": 1}
+    assert _quarantined(conn, summary["load_id"]) == [
+        ("events.ndjson", "empty required field(s): event_type", "evt-e2")]

@@ -253,12 +253,14 @@ def ingest_activity_events_drop(warehouse_url: str, drop_dir: Path,
             bulk_copy.land_csv(stage, path.name, lambda: path.open("rb"), rows, stats)
         else:
             _stage_ndjson(conn, stage, path, stats, rows)
-        # Keyless first, so such an event is quarantined for its key on both paths; then the
-        # events checks on the whole stage; finish's own keyless check then finds none.
+        # bulk_copy.finish's steps with the events checks between them, in the row path's order:
+        # erased people's events go first (never quarantined: their emails stay out of raw_meta),
+        # then keyless ones (that reason on both paths), then the checks on the whole stage.
+        bulk_copy.drop_erased(stage, erased, "events", stats, "user_email")
         bulk_copy.quarantine_keyless(stage, stats)
         activity_events.quarantine_incomplete(stage, stats)
         activity_events.quarantine_conflicts(stage, stats)
-        bulk_copy.finish(stage, stats, erased, "events", "user_email")
+        stage.merge(stats)
         return {"events": {**stats.counts(), "skipped_erased": erased.skipped["events"]}}
 
     files = activity_events.event_files(folder) if folder.exists() else []
