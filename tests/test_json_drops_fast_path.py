@@ -48,7 +48,7 @@ EXTRA_EVENTS = [
 EXTRA_QUARANTINED = [  # what of EXTRA_EVENTS is quarantined, in order, and why
     ("evt-extra-1", "missing required field(s): user_email"),
     ("evt-extra-2", "empty required field(s): occurred_at"),
-    ("evt-extra-3", "event_id repeats an earlier event of this batch with other content (the first is kept)"),
+    ("evt-extra-3", "event_id repeats an earlier event of this file with other content (the first is kept)"),
 ]
 EXTRA_MEMBERS = {
     "groups.json": [{"id": "G00000001", "name": "directie", "created": 1577836800, "is_archived": True,

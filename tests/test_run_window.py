@@ -15,7 +15,13 @@ def test_a_run_for_a_past_date_loads_up_to_its_midnight_and_says_so(caplog):
     day = datetime(2026, 12, 5, tzinfo=UTC)
     assert load_until(day, NOW) == day
     assert "loading up to 2026-12-05T00:00:00+00:00" in caplog.text
-    assert "not through D" in caplog.text
+    assert "a run for logical date 2026-12-05 loads up to 2026-12-05 00:00 UTC, not through 2026-12-05" \
+        in caplog.text
+    caplog.clear()
+    moment = datetime(2026, 12, 6, 9, 15, tzinfo=UTC)  # e.g. `airflow dags test` without a date
+    assert load_until(moment, NOW) == moment
+    assert "loading up to 2026-12-06T09:15:00+00:00, this run's data interval end" in caplog.text
+    assert "logical date" not in caplog.text
 
 
 def test_an_interval_in_the_future_or_none_loads_up_to_now(caplog):

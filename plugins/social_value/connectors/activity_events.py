@@ -132,7 +132,7 @@ def quarantine_incomplete(stage: Stage, stats: BatchStats) -> None:
 
 def quarantine_conflicts(stage: Stage, stats: BatchStats) -> None:
     """An event id met again with other content: the later record is quarantined and the first
-    kept, whether the first came earlier in this batch or in an earlier load."""
+    kept, whether the first came earlier in this file or in an earlier load."""
     with _work_mem(stage.conn, CHECK_WORK_MEM):
         _quarantine_conflicts(stage, stats)
 
@@ -146,7 +146,7 @@ def _quarantine_conflicts(stage: Stage, stats: BatchStats) -> None:
         "select event_id from {stage} group by event_id having count(*) > 1)) as repeats where differs)"
     ).format(content=content, stage=stage.ident)
     stats.quarantined += _quarantine_where(stage, later, sql.Literal(
-        "event_id repeats an earlier event of this batch with other content (the first is kept)"))
+        "event_id repeats an earlier event of this file with other content (the first is kept)"))
     target = stage.table.ident()
     if not stage.conn.execute(sql.SQL("select exists (select from {})").format(target)).fetchone()[0]:
         return  # a first load: nothing landed to conflict with

@@ -24,7 +24,11 @@ def load_until(data_interval_end: datetime | None, now: datetime | None = None) 
         log.info("loading up to now, %s (this run's data interval ends later, at %s)", now.isoformat(),
                  data_interval_end.isoformat())
         return now
-    log.info("loading up to %s, this run's data interval end, exclusive: a run for logical date D "
-             "loads up to D 00:00 UTC, not through D; later data comes with the next run",
-             data_interval_end.isoformat())
+    if data_interval_end.astimezone(UTC).time() == datetime.min.time():
+        day = data_interval_end.astimezone(UTC).date().isoformat()
+        log.info("loading up to %s, this run's data interval end, exclusive: a run for logical date %s "
+                 "loads up to %s 00:00 UTC, not through %s; %s itself comes with the next run",
+                 data_interval_end.isoformat(), day, day, day, day)
+    else:
+        log.info("loading up to %s, this run's data interval end, exclusive", data_interval_end.isoformat())
     return data_interval_end
