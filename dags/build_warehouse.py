@@ -20,8 +20,6 @@ Runs when fresh raw data lands (scheduled on any of the ingest Assets). Write-au
 A run builds once: to rebuild after a failure, trigger a new run (a cleared run refuses to rebuild).
 """
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
 
@@ -29,6 +27,7 @@ from social_value.airflow_connections import TRANSFORMER_CONN_ID
 from social_value.assets import RAW_CRM, RAW_INTRANET, RAW_SURVEY
 from social_value.cosmos_build import dbt_task_group
 from social_value.quality.gx_operator import GXCheckpointOperator
+from social_value.task_retries import task_retries
 
 
 @dag(
@@ -37,7 +36,7 @@ from social_value.quality.gx_operator import GXCheckpointOperator
     catchup=False,
     max_active_runs=1,
     tags=["warehouse", "dbt", "quality"],
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=2)},
+    default_args=task_retries(1),
     doc_md=__doc__,
 )
 def build_warehouse():

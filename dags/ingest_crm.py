@@ -12,12 +12,11 @@ Connections: `salesforce` (http: host = instance URL, password = bearer token; e
 The task log shows rows read, changed and quarantined per object and the new watermarks.
 """
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
 
 from social_value.assets import RAW_CRM
+from social_value.task_retries import task_retries
 
 
 @dag(
@@ -26,7 +25,7 @@ from social_value.assets import RAW_CRM
     catchup=False,
     max_active_runs=1,
     tags=["ingest", "crm"],
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True},
+    default_args=task_retries(3),
     doc_md=__doc__,
 )
 def ingest_crm():
@@ -39,12 +38,13 @@ def ingest_crm():
         from social_value.airflow_connections import LOADER_CONN_ID, http_source, warehouse_url
         from social_value.connectors.salesforce import SalesforceConfig, SalesforceSource
         from social_value.ingest.crm import SALESFORCE_CONN_ID, ingest_salesforce
+        from social_value.ingest.run_window import load_until
         from social_value.task_errors import fail_fast_on_permanent_errors
 
         with fail_fast_on_permanent_errors():
             base_url, token = http_source(SALESFORCE_CONN_ID)
             config = SalesforceConfig.from_settings(BaseHook.get_connection(SALESFORCE_CONN_ID).extra_dejson)
-            until = min(data_interval_end or pendulum.now("UTC"), pendulum.now("UTC"))
+            until = load_until(data_interval_end)
             return ingest_salesforce(warehouse_url(LOADER_CONN_ID), SalesforceSource(base_url, token, config),
                                      until, pseudonym_key=os.environ.get("SVW_PSEUDONYM_KEY"))
 

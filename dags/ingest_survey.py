@@ -30,12 +30,11 @@ the account is configuration (dbt seeds), not code. The warehouse is written as 
 task log shows rows read, changed and quarantined per table.
 """
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
 
 from social_value.assets import RAW_SURVEY
+from social_value.task_retries import task_retries
 
 
 @dag(
@@ -44,7 +43,7 @@ from social_value.assets import RAW_SURVEY
     catchup=False,
     max_active_runs=1,
     tags=["ingest", "survey"],
-    default_args={"retries": 3, "retry_delay": timedelta(minutes=1), "retry_exponential_backoff": True},
+    default_args=task_retries(3),
     doc_md=__doc__,
 )
 def ingest_survey():
@@ -56,6 +55,7 @@ def ingest_survey():
             http_source,
             warehouse_url,
         )
+        from social_value.ingest.run_window import load_until
         from social_value.ingest.survey import (
             SURVEYMONKEY_CONN_ID,
             SurveyMonkeySource,
@@ -67,7 +67,7 @@ def ingest_survey():
             base_url, token = http_source(SURVEYMONKEY_CONN_ID)
             extra = connection_extra(SURVEYMONKEY_CONN_ID)
             source = SurveyMonkeySource(base_url, token, tuple(str(i) for i in extra.get("survey_ids", [])))
-            until = min(data_interval_end or pendulum.now("UTC"), pendulum.now("UTC"))
+            until = load_until(data_interval_end)
             return ingest_surveymonkey(warehouse_url(LOADER_CONN_ID), source, until)
 
     @task(outlets=[RAW_SURVEY])

@@ -13,6 +13,8 @@ if os.environ.get("SVW_TEST_WAREHOUSE_URL"):
 os.environ["SVW_EMBEDDED_DB"] = os.environ.get("SVW_TEST_DB", "warehouse_test")
 os.environ["SVW_AIRFLOW_DB"] = os.environ.get("SVW_TEST_AIRFLOW_DB", "airflow_test")
 os.environ.setdefault("SVW_SIMULATOR_PORT", "18765")
+# Airflow's retries a second or so apart, not minutes: a DAG run against a failing source ends fast.
+os.environ.setdefault("SVW_TASK_RETRY_DELAY", "1")
 
 import subprocess  # after the variables above: social_value reads them on import
 import sys

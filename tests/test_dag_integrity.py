@@ -67,3 +67,16 @@ def _has_explicit_schedule(dag_file: Path) -> bool:
         if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dag":
             return any(keyword.arg == "schedule" for keyword in node.keywords)
     return False
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda f: f.stem)
+def test_retries_back_off_exponentially_and_tests_wait_seconds(dagbag, dag_file):
+    """Airflow 3 reads retry_exponential_backoff as a multiplier (True would be 1: no backoff);
+    the tests set SVW_TASK_RETRY_DELAY=1 so a failing source does not keep a DAG test for minutes."""
+    from datetime import timedelta
+
+    for task in dagbag.dags[dag_file.stem].tasks:
+        if task.retries:
+            assert task.retry_exponential_backoff >= 2, task.task_id
+            assert task.retry_delay == timedelta(seconds=1), task.task_id
+            assert task.max_retry_delay <= timedelta(minutes=30), task.task_id

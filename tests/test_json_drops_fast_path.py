@@ -38,6 +38,17 @@ EXTRA_EVENTS = [
      "nested": {"zeta": [1, None], "alpha": "é"}, "nothing": None, "empty": ""},
     {"event_id": "evt-extra-2", "occurred_at": None, "user_email": "", "event_type": False},
     {"event_id": "evt-extra-1", "occurred_at": "2026-10-06T10:00:00+02:00", "event_type": "share"},
+    {"event_id": "evt-extra-3", "occurred_at": "2026-10-06T10:00:00+02:00", "user_email": None,
+     "event_type": "view", "object_type": "", "crc": 7},
+    {"event_id": "evt-extra-3", "occurred_at": "2026-10-06T10:00:00+02:00", "user_email": None,
+     "event_type": "view", "object_type": "", "crc": 7},
+    {"event_id": "evt-extra-3", "occurred_at": "2026-10-06T10:00:00+02:00", "user_email": None,
+     "event_type": "view", "object_type": "", "crc": 8},
+]
+EXTRA_QUARANTINED = [  # what of EXTRA_EVENTS is quarantined, in order, and why
+    ("evt-extra-1", "missing required field(s): user_email"),
+    ("evt-extra-2", "empty required field(s): occurred_at"),
+    ("evt-extra-3", "event_id repeats an earlier event of this file with other content (the first is kept)"),
 ]
 EXTRA_MEMBERS = {
     "groups.json": [{"id": "G00000001", "name": "directie", "created": 1577836800, "is_archived": True,
@@ -163,9 +174,17 @@ def test_activity_events_land_the_same_through_both_paths(tmp_path, conn, land_b
     assert land_both.fast == [True] and _without(fast) == _without(rows)  # the CSV file: bulk_copy
     table = events_connector.table()
     assert _rows(conn, fast_schema, table) == _rows(conn, row_schema, table)
-    latest = conn.execute(f'select occurred_at, event_type, object_id, _extra from "{fast_schema}".events '
-                          "where event_id = 'evt-extra-1'").fetchone()
-    assert latest == ("2026-10-06T10:00:00+02:00", "share", None, None)
+    first = conn.execute(f'select occurred_at, event_type, object_id from "{fast_schema}".events '
+                         "where event_id = 'evt-extra-1'").fetchone()
+    assert first == ("2026-10-05T09:12:00+02:00", "view", "17"), "an incomplete later record does not win"
+    kept = conn.execute(f'select _extra from "{fast_schema}".events where event_id = \'evt-extra-3\'')
+    assert kept.fetchone() == ({"crc": "7"},), "the identical repeat lands once, the other is kept out"
+    quarantined = _quarantined(conn, fast["load_id"])
+    assert quarantined == _quarantined(conn, rows["load_id"])
+    assert [reason for _, _, reason in quarantined] == [reason for _, reason in EXTRA_QUARANTINED]
+    payloads = conn.execute("select payload::jsonb ->> 'event_id' from raw_meta.quarantine "
+                            "where load_id = %s order by quarantine_id", (fast["load_id"],)).fetchall()
+    assert [event for (event,) in payloads] == [event for event, _ in EXTRA_QUARANTINED]
 
 
 BAD_LINES = {
@@ -173,9 +192,16 @@ BAD_LINES = {
     "a number": (b"42\n", "is not a JSON object"),
     "not JSON": (b"{not json}\n", "is not JSON"),
     "not UTF-8": (b'{"event_id": "evt-bad", "user_email": "\xff\xfe@example.org"}\n', "is not valid UTF-8"),
-    "NUL escape": (b'{"event_id": "evt-nul", "object_id": "a\\u0000b"}\n', "NUL byte in column 'object_id'"),
-    "no key": (b'{"user_email": "nokey@example.org", "event_type": "view"}\n', "missing key column"),
+    "NUL escape": (b'{"event_id": "evt-nul", "occurred_at": "2026-10-05T09:12:00Z", "user_email": "", '
+                   b'"event_type": "view", "object_id": "a\\u0000b"}\n', "NUL byte in column 'object_id'"),
+    "no key": (b'{"user_email": "nokey@example.org", "event_type": "view"}\n',
+               "missing required field(s): event_id, occurred_at"),
+    "key empty": (b'{"event_id": "", "occurred_at": "", "user_email": "", "event_type": "view"}\n',
+                  "missing key column 'event_id'"),
+    "no time": (b'{"event_id": "evt-t", "occurred_at": null, "user_email": "", "event_type": ""}\n',
+                "empty required field(s): occurred_at, event_type"),
 }
+IN_SQL = {"no key", "key empty", "no time"}  # quarantined by SQL on the fast path
 
 
 @pytest.mark.parametrize("bad", BAD_LINES, ids=list(BAD_LINES))
@@ -183,11 +209,11 @@ def test_one_bad_line_is_quarantined_as_before_and_the_rest_lands(bad, tmp_path,
     line, reason = BAD_LINES[bad]
     folder = tmp_path / "activity_events"
     folder.mkdir()
-    good = [json.dumps({"event_id": f"evt-{n}", "user_email": f"p{n}@example.org"}).encode() + b"\n"
-            for n in range(5)]
+    good = [json.dumps({"event_id": f"evt-{n}", "occurred_at": "2026-10-05T09:12:00Z", "event_type": "view",
+                        "user_email": f"p{n}@example.org"}).encode() + b"\n" for n in range(5)]
     (folder / "events.ndjson").write_bytes(b"".join([*good[:2], line, *good[2:]]))
     (fast_schema, fast), (row_schema, rows) = land_both(ingest_activity_events_drop, tmp_path)
-    assert land_both.fast == [bad == "no key"]  # a keyless record is quarantined in SQL
+    assert land_both.fast == [bad in IN_SQL]
     assert _without(fast) == _without(rows)
     assert fast["tables"]["events"] == {"read": 6, "changed": 5, "quarantined": 1}
     quarantined = _quarantined(conn, fast["load_id"])
@@ -202,7 +228,9 @@ def test_one_bad_line_is_quarantined_as_before_and_the_rest_lands(bad, tmp_path,
 def test_blank_line_and_bom_land_as_before(tmp_path, conn, land_both):
     folder = tmp_path / "activity_events"
     folder.mkdir()
-    (folder / "events.jsonl").write_bytes(b'\xef\xbb\xbf{"event_id": "evt-1"}\r\n\n{"event_id": "evt-2"}')
+    event = b'"occurred_at": "2026-10-05T09:12:00Z", "user_email": "", "event_type": "view"}'
+    (folder / "events.jsonl").write_bytes(b'\xef\xbb\xbf{"event_id": "evt-1", ' + event + b'\r\n\n'
+                                          b'{"event_id": "evt-2", ' + event)
     (fast_schema, fast), (row_schema, rows) = land_both(ingest_activity_events_drop, tmp_path)
     assert land_both.fast == [False]
     assert fast["tables"]["events"] == rows["tables"]["events"] == {"read": 2, "changed": 2, "quarantined": 0}

@@ -7,7 +7,8 @@ Connection ids:
 - `viva_engage` (http): host = base URL (https://www.yammer.com or the simulator), password = the
   Verified Admin bearer token.
 - `msgraph` (http): host = https://graph.microsoft.com (or the simulator), password = a bearer token
-  with Reports.Read.All; extra `history_days` = how far back a first run reaches (default 28).
+  with Reports.Read.All; extra `history_days` = how many days a first run reaches back from
+  yesterday (default 27: Graph serves the past 28 days and refuses the 28th day back).
 File drops (Slack exports, activity events, Qualtrics CSVs) are read from the folder SVW_DROP_DIR.
 """
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from social_value import skipped_days
 from social_value.dbt_runner import DBT_DIR, DbtFailedError, run_dbt, summarise
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def build_lock(warehouse_url: str, key: int = BUILD_LOCK) -> Iterator[psycopg.Co
 
 def ensure_audit(conn: psycopg.Connection) -> None:
     conn.execute(AUDIT_DDL)
+    conn.execute(skipped_days.AUDIT_DDL)
 
 
 def summarise_quarantine(conn: psycopg.Connection) -> None:
@@ -229,6 +231,7 @@ def begin_candidate(conn: psycopg.Connection, build_id: str, dag_run_id: str | N
     full_refresh = full_refresh or erased_since_last_publication(conn) or previous_build_failed(conn)
     load_ids = register_build(conn, build_id, dag_run_id)
     summarise_quarantine(conn)
+    skipped_days.refresh_audit(conn)
     _set_stamp(conn, CANDIDATE, f"building {build_id}")
     for candidate, _, _ in TIERS:
         for table in _tables(conn, candidate):

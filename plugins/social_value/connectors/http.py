@@ -24,7 +24,20 @@ def default_timeout() -> float:
 
 
 class SourceError(RuntimeError):
-    """The source answered in a way retrying will not fix (401/403/404, a bad body)."""
+    """The source answered in a way retrying will not fix (401/403/404, a bad body). `status` is
+    the HTTP status when the source refused the request (callers may skip a refused item, e.g. a
+    Graph day outside its retention)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransientSourceError(RuntimeError):
+    """429, 5xx, timeouts, dropped connections or cut bodies outlasted the connector's own attempts.
+
+    Not a SourceError: it is worth the task's retries (Airflow's, minutes apart), which outwait a
+    throttled or restarting source far longer than the connector's seconds of backoff can."""
 
 
 def download(url: str, token: str, params: dict | list | None = None, *, attempts: int = 5,
@@ -46,7 +59,7 @@ def download(url: str, token: str, params: dict | list | None = None, *, attempt
                     raise _RetryableError(f"HTTP {resp.status_code}")
                 if resp.status_code >= 400:
                     raise SourceError(f"GET {resp.url.split('?')[0]} answered HTTP {resp.status_code}: "
-                                      f"{resp.text[:300]}")
+                                      f"{resp.text[:300]}", resp.status_code)
                 target = _body_to_file(resp)
             if validate:
                 try:
@@ -60,7 +73,8 @@ def download(url: str, token: str, params: dict | list | None = None, *, attempt
         except (_RetryableError, requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError) as problem:
             if attempt == attempts:
-                raise SourceError(f"GET {url} failed after {attempts} attempts: {problem}") from problem
+                raise TransientSourceError(f"GET {url} failed after {attempts} attempts: {problem}"
+                                           ) from problem
             wait = min(wait, max_wait)
             log.warning("GET %s: %s; retry %d/%d in %.1fs", url, problem, attempt, attempts - 1, wait)
             time.sleep(wait)

@@ -3,6 +3,10 @@
 `GET {base}/v1.0/reports/getYammerActivityUserDetail(date=YYYY-MM-DD)` answers 302 to the CSV;
 requests follows it. Headers are read by name and landed under snake_case names; empty counts ("")
 land as NULL, which staging reads as 0.
+
+Graph serves a day for the past 28 days only: for the day 28 days before today it answers HTTP 400
+"Invalid date value specified: … Only support data for the past 28 days." (its documentation says
+30). A refused day comes back as a RefusedDay, to be skipped and recorded, not to fail the load.
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from social_value.connectors.http import download
+from social_value.connectors.http import SourceError, download
 from social_value.loader import RawTable
 
 SCHEMA = "raw_msgraph"
@@ -21,6 +26,8 @@ HEADERS = ["Report Refresh Date", "User Principal Name", "Display Name", "User S
            "Last Activity Date", "Posted Count", "Read Count", "Liked Count", "Assigned Products",
            "Report Period"]
 CONCEALED = re.compile(r"[0-9A-Fa-f]{32}")
+# Yesterday and the 26 days before it: the days Graph serves to a run that loads up to today.
+HISTORY_DAYS = 27
 
 
 def column_name(header: str) -> str:
@@ -35,9 +42,21 @@ def table(schema: str = SCHEMA) -> RawTable:
                     key=("report_refresh_date", "user_principal_name"))
 
 
-def fetch_user_detail(base_url: str, token: str, day: date) -> Path:
+@dataclass(frozen=True)
+class RefusedDay:
+    """Graph's answer to a day it will not serve (HTTP 400, e.g. past its retention)."""
+
+    reason: str
+
+
+def fetch_user_detail(base_url: str, token: str, day: date) -> Path | RefusedDay:
     url = f"{base_url.rstrip('/')}/v1.0/reports/getYammerActivityUserDetail(date={day.isoformat()})"
-    return download(url, token)
+    try:
+        return download(url, token)
+    except SourceError as error:
+        if error.status != 400:
+            raise
+        return RefusedDay(str(error))
 
 
 def read_report(path: Path) -> Iterator[dict]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from social_value import bulk_copy, bulk_json, erasure, loader
+from social_value import bulk_copy, bulk_json, erasure, loader, skipped_days
 from social_value.connectors import activity_events
 from social_value.connectors import msgraph_reports as msgraph
 from social_value.connectors import slack_export as slack
@@ -90,57 +90,79 @@ def ingest_viva_engage(warehouse_url: str, source: SourceConnection, until: date
 
 
 def ingest_msgraph(warehouse_url: str, source: SourceConnection, until: datetime,
-                   schema: str = msgraph.SCHEMA, history_days: int = 28,
+                   schema: str = msgraph.SCHEMA, history_days: int = msgraph.HISTORY_DAYS,
                    pseudonym_key: str | None = None) -> dict:
     """Land the daily Viva Engage activity reports (likes, reads) since the last loaded day.
 
-    Graph keeps about 30 days of daily reports, so a first run reaches back `history_days`
-    (connection extra `history_days`); later runs re-read the last OVERLAP_DAYS days, whose
-    counts Graph may still revise, and every day after them up to yesterday.
+    Graph serves the past 28 days, so a first run reaches back `history_days` (connection extra
+    `history_days`, default msgraph.HISTORY_DAYS) from the day before `until`; later runs re-read
+    the last OVERLAP_DAYS days, whose counts Graph may still revise, and every day after them up
+    to the day before `until`. A day Graph refuses (HTTP 400) is skipped and recorded
+    (skipped_days.py) while the others land; the watermark moves to the last day that landed, so a
+    refused recent day is asked for again.
     """
     last_day = (until - timedelta(days=1)).date()
     table = msgraph.table(schema)
     with psycopg.connect(warehouse_url) as conn:
         watermark = loader.get_watermark(conn, "msgraph", schema)
         erased = erasure.ErasedPeople.load(conn, pseudonym_key)
+        skipped_days.ensure_table(conn)
         first_day = (watermark.date() - timedelta(days=OVERLAP_DAYS) if watermark
                      else last_day - timedelta(days=history_days - 1))
         with loader.recorded_load(conn, "msgraph", (first_day, last_day)) as load_id:
+            log.info("load %s: Graph report days %s to %s (up to the day before %s, this run's end)",
+                     load_id, first_day, last_day, until.isoformat())
             summary = {"load_id": load_id, "first_day": first_day.isoformat(),
-                       "last_day": last_day.isoformat(), "days": 0, "concealed_rows": 0, "tables": {}}
+                       "last_day": last_day.isoformat(), "days": 0, "skipped_days": {},
+                       "concealed_rows": 0, "tables": {}}
             # Every day's file is COPYed whole into one stage, merged once (a merge per day cost
             # more than the rows); a day Postgres refuses is landed row by row.
             stats, stage = loader.BatchStats(), loader.Stage(conn, table, load_id, "msgraph")
+            landed = []
             for day, path in _daily_reports(source, first_day, last_day):
+                if isinstance(path, msgraph.RefusedDay):
+                    skipped_days.record(conn, "msgraph", schema, day, path.reason, load_id)
+                    summary["skipped_days"][day.isoformat()] = path.reason
+                    continue
                 origin = f"graph:{day.isoformat()}"
                 with path.open("rb") as handle:
-                    landed = bulk_copy.copy_csv(stage, handle, origin, stats, msgraph.column_name)
-                if not landed:
+                    landed_whole = bulk_copy.copy_csv(stage, handle, origin, stats, msgraph.column_name)
+                if not landed_whole:
                     rows = erased.skip(msgraph.read_report(path), "report", "user_principal_name")
                     stage.copy_records(loader.tagged(origin, rows), stats)
-                summary["days"] += 1
+                landed.append(day)
+            summary["days"] = len(landed)
             summary["concealed_rows"] = msgraph.count_concealed(conn, stage.ident)
             bulk_copy.finish(stage, stats, erased, "report", "user_principal_name")
             if summary["concealed_rows"]:
                 log.warning("load %s: %d report rows have concealed names (32-hex hashes): they count in "
                             "'ALL' likes and reads but cannot be joined to a person", load_id,
                             summary["concealed_rows"])
+            if summary["skipped_days"]:
+                first_reason = next(iter(summary["skipped_days"].values()))
+                log.warning("load %s: Graph refused %d day(s), skipped and recorded in "
+                            "raw_meta.skipped_days (audit.skipped_source_days after the next build): "
+                            "%s; first answer: %s", load_id, len(summary["skipped_days"]),
+                            ", ".join(summary["skipped_days"]), first_reason)
+            skipped_days.mark_filled(conn, "msgraph", schema, landed, load_id)
             summary["tables"][table.name] = {**stats.counts(),
                                              "skipped_erased": erased.skipped["report"]}
-            loader.set_watermark(conn, "msgraph", schema,
-                                 datetime.combine(last_day, datetime.min.time(), UTC), load_id)
+            if landed:
+                loader.set_watermark(conn, "msgraph", schema,
+                                     datetime.combine(max(landed), datetime.min.time(), UTC), load_id)
             loader.finish_load(conn, load_id, stats)
             conn.commit()
-            log.info("load %s: %d day(s), %d rows read, %d changed", load_id, summary["days"], stats.read,
-                     stats.loaded)
+            log.info("load %s: %d day(s) landed, %d skipped; %d rows read, %d changed", load_id,
+                     summary["days"], len(summary["skipped_days"]), stats.read, stats.loaded)
             return summary
 
 
 def _daily_reports(source: SourceConnection, first_day: date, last_day: date
-                   ) -> Iterator[tuple[date, Path]]:
-    """(day, downloaded report) in day order, each file deleted once the caller moves on. The next
-    PREFETCH_DAYS days download while this one is landed: a day is two small requests (Graph's
-    redirect, then the file), so their latency, not the loader's work, would set the pace."""
+                   ) -> Iterator[tuple[date, Path | msgraph.RefusedDay]]:
+    """(day, downloaded report or Graph's refusal) in day order, each file deleted once the caller
+    moves on. The next PREFETCH_DAYS days download while this one is landed: a day is two small
+    requests (Graph's redirect, then the file), so their latency, not the loader's work, would set
+    the pace."""
     days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
     with ThreadPoolExecutor(max_workers=PREFETCH_DAYS, thread_name_prefix="graph-prefetch") as pool:
         pending = deque(pool.submit(msgraph.fetch_user_detail, source.base_url, source.token, day)
@@ -154,10 +176,11 @@ def _daily_reports(source: SourceConnection, first_day: date, last_day: date
                 try:
                     yield day, path
                 finally:
-                    path.unlink(missing_ok=True)
+                    if isinstance(path, Path):
+                        path.unlink(missing_ok=True)
         finally:  # the reader stopped early: let the downloads finish, drop their files
             for future in pending:
-                if future.exception() is None:
+                if future.exception() is None and isinstance(future.result(), Path):
                     future.result().unlink(missing_ok=True)
 
 
@@ -212,7 +235,9 @@ def ingest_activity_events_drop(warehouse_url: str, drop_dir: Path,
     """Land every events file (NDJSON or CSV) under <drop_dir>/activity_events.
 
     A file reaches Postgres as bytes (CSV: bulk_copy; NDJSON: activity_events.copy_ndjson); one
-    Postgres refuses, or with a line that is not a JSON object, is read row by row."""
+    Postgres refuses, or with a line that is not a JSON object, is read row by row. A CSV without
+    a required column is rejected (RejectedFileError); incomplete events and events conflicting
+    with an earlier one of the same id are quarantined (connectors/activity_events.py)."""
     folder = drop_dir / "activity_events"
     table = activity_events.table(schema)
 
@@ -224,10 +249,18 @@ def ingest_activity_events_drop(warehouse_url: str, drop_dir: Path,
             return erased.skip(activity_events.read_events(path), "events", "user_email")
 
         if path.suffix == ".csv":
+            activity_events.check_csv_header(path)
             bulk_copy.land_csv(stage, path.name, lambda: path.open("rb"), rows, stats)
         else:
             _stage_ndjson(conn, stage, path, stats, rows)
-        bulk_copy.finish(stage, stats, erased, "events", "user_email")
+        # bulk_copy.finish's steps with the events checks between them, in the row path's order:
+        # erased people's events go first (never quarantined: their emails stay out of raw_meta),
+        # then keyless ones (that reason on both paths), then the checks on the whole stage.
+        bulk_copy.drop_erased(stage, erased, "events", stats, "user_email")
+        bulk_copy.quarantine_keyless(stage, stats)
+        activity_events.quarantine_incomplete(stage, stats)
+        activity_events.quarantine_conflicts(stage, stats)
+        stage.merge(stats)
         return {"events": {**stats.counts(), "skipped_erased": erased.skipped["events"]}}
 
     files = activity_events.event_files(folder) if folder.exists() else []
@@ -237,9 +270,11 @@ def ingest_activity_events_drop(warehouse_url: str, drop_dir: Path,
 def _stage_ndjson(conn: psycopg.Connection, stage: loader.Stage, path: Path, stats: loader.BatchStats,
                   rows: Callable[[], Iterator]) -> None:
     """An NDJSON file into the stage: as documents, or if declined, `rows()` row by row."""
-    staged: list[int] = []
+    staged: list[tuple[int, int]] = []
     if bulk_json.land(conn, lambda: staged.append(activity_events.copy_ndjson(conn, stage, path, path.name))):
-        stats.read += staged[0]
+        events, incomplete = staged[0]
+        stats.read += events + incomplete
+        stats.quarantined += incomplete
         return
     log.info("%s: landing row by row (Postgres refused a line, or one is not a JSON object)", path.name)
     stage.copy_records(loader.tagged(path.name, rows()), stats)

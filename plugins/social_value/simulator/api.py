@@ -19,7 +19,8 @@ from social_value.simulator.organisation import Scale
 # Every switch the simulator knows; SVW_SIM_FAULTS / --faults takes a comma-separated subset.
 TRANSPORT_FAULTS = {"429", "500", "503", "timeout", "truncate"}
 FORMAT_FAULTS = {"duplicates", "bom", "nul", "invalid_utf8", "crlf", "quoted_newlines", "extra_columns",
-                 "missing_columns", "date_formats", "empty_numbers", "concealed_names"}
+                 "missing_columns", "date_formats", "empty_numbers", "concealed_names",
+                 "graph_retention"}
 
 
 @dataclass(frozen=True)

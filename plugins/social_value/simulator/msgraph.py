@@ -3,7 +3,9 @@
 `GET /v1.0/reports/getYammerActivityUserDetail(date=YYYY-MM-DD)` answers 302 to the CSV, as Graph
 does. Columns as Graph writes them (with a BOM); empty counts are "" rather than 0. With the
 `concealed_names` switch, user names are 32-hex hashes, as in tenants that conceal them. Unlike
-Graph (about 30 days back), any day of the simulated period can be asked for.
+Graph (28 days back), any day of the simulated period can be asked for; with `graph_retention`, a
+day 28 or more days before the simulator's today (the day after its end) is refused with HTTP 400,
+in Graph's words.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import hashlib
 import io
 import random
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from social_value.simulator import organisation
 from social_value.simulator.api import Request, Response, json_response
 from social_value.simulator.organisation import Scale
 
+RETENTION_DAYS = 28  # Graph: "Only support data for the past 28 days."
 COLUMNS = ["Report Refresh Date", "User Principal Name", "Display Name", "User State", "State Change Date",
            "Last Activity Date", "Posted Count", "Read Count", "Liked Count", "Assigned Products",
            "Report Period"]
@@ -59,8 +62,20 @@ def _conceal(text: str) -> str:
 
 
 def report(request: Request) -> Response:
+    if "graph_retention" in request.faults and _past_retention(request.scale, request.match["day"]):
+        return json_response({"error": {"code": "InvalidArgument", "message": (
+            f"Invalid date value specified: {request.match['day']}. "
+            f"Only support data for the past {RETENTION_DAYS} days.")}}, 400)
     location = f"{request.base_url}/reports-download/yammer-activity-user-detail/{request.match['day']}.csv"
     return Response(302, b"", "text/plain", {"Location": location})
+
+
+def _past_retention(scale: Scale, day: str) -> bool:
+    today = scale.end.date() + timedelta(days=1)
+    try:
+        return date.fromisoformat(day) <= today - timedelta(days=RETENTION_DAYS)
+    except ValueError:  # not a date: download() answers that
+        return False
 
 
 def download(request: Request) -> Response:
