@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+from social_value.cast_rules import DAY, INTEGER
 from social_value.connectors.http import download
 from social_value.loader import RawTable
 
@@ -32,7 +33,9 @@ COLUMNS = tuple(column_name(h) for h in HEADERS)
 
 def table(schema: str = SCHEMA) -> RawTable:
     return RawTable(schema, "yammer_activity_user_detail", COLUMNS,
-                    key=("report_refresh_date", "user_principal_name"))
+                    key=("report_refresh_date", "user_principal_name"),
+                    casts={"report_refresh_date": DAY, "posted_count": INTEGER, "read_count": INTEGER,
+                           "liked_count": INTEGER})
 
 
 def fetch_user_detail(base_url: str, token: str, day: date) -> Path:
