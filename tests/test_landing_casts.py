@@ -12,6 +12,7 @@ import dataclasses
 import json
 import re
 import shutil
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -29,7 +30,7 @@ from social_value.connectors import (
 from social_value.connectors.salesforce import SalesforceConfig
 from social_value.dbt_runner import DBT_DIR, run_dbt
 from social_value.ingest import crm
-from social_value.ingest.intranet import ingest_activity_events_drop
+from social_value.ingest.intranet import ingest_activity_events_drop, ingest_slack_drop
 
 SOON = datetime.now(UTC) + timedelta(days=30)  # an event the loader cannot have seen happen yet
 _DATES = [  # (value, what the reason says)
@@ -161,6 +162,38 @@ def test_an_event_file_lands_its_good_events_and_quarantines_the_rest(tmp_path, 
     assert "relative word" in reasons["j-rel"] and "order" in reasons["c-dmy"]
 
 
+def test_a_slack_export_lands_its_good_records_and_quarantines_the_rest(tmp_path, warehouse_url, conn,
+                                                                       scratch_schema):
+    """Through the JSON fast path: values of the wrong kind inside an otherwise good export."""
+    (tmp_path / "slack").mkdir()
+    members = {
+        "users.json": [{"id": "U1", "name": "a", "is_bot": False},
+                       {"id": "U2", "name": "b", "is_bot": "yes"}],
+        "channels.json": [{"id": "C1", "name": "general", "created": 1600000000, "members": ["U1"]},
+                          {"id": "C2", "name": "old", "created": 0},
+                          {"id": "C3", "name": "odd", "created": 1600000000, "is_archived": "maybe"}],
+        "general/2026-09-15.json": [
+            {"type": "message", "user": "U1", "text": "good", "ts": "1757930400.000100"},
+            {"type": "message", "user": "U1", "text": "edited later", "ts": "1757930401.000100",
+             "edited": {"user": "U1", "ts": f"{SOON.timestamp():.6f}"}},
+            {"type": "message", "user": "U1", "text": "no time", "ts": "yesterday"}],
+    }
+    with zipfile.ZipFile(tmp_path / "slack" / "export.zip", "w") as archive:
+        for member, document in members.items():
+            archive.writestr(member, json.dumps(document))
+    (before,) = conn.execute("select coalesce(max(load_id), 0) from raw_meta.loads").fetchone()
+    conn.commit()
+    ingest_slack_drop(warehouse_url, tmp_path, schema=scratch_schema)
+    landed = {table: [row for (row,) in conn.execute(f"select {key} from {scratch_schema}.{table}")]
+              for table, key in (("users", "id"), ("channels", "id"), ("messages", "ts"))}
+    assert landed == {"users": ["U1"], "channels": ["C1"], "messages": ["1757930400.000100"]}
+    reasons = sorted(reason.split(":")[0] for (reason,) in conn.execute(
+        "select reason from raw_meta.quarantine where load_id > %s and source = 'slack'", (before,)))
+    assert reasons == ["created '0' (unix time)", f"edited_ts '{SOON.timestamp():.6f}' (unix time)",
+                       "is_archived 'maybe' (boolean)", "is_bot 'yes' (boolean)",
+                       "ts 'yesterday' (unix time)"]
+
+
 # Casts staging may keep: a number cut out by a pattern of 1 to 9 digits always fits an integer.
 _SAFE_CASTS = re.compile(r"substring\(\w+ from '\^\\s\*\(\[0-9\]\{1,9\}\)\(\?!\[0-9\]\)'\)::integer")
 _CASTS = re.compile(r"::\s*(?:numeric|decimal|integer|int[248]?|bigint|smallint|real|double precision|float"
@@ -219,7 +252,8 @@ def _calls(code: str) -> list[tuple[str, str]]:
 def test_setup_defines_every_function_a_kind_names(conn):
     defined = {name for (name,) in conn.execute(
         "select proname from pg_proc where pronamespace = %s::regnamespace", (cast_rules.SCHEMA,))}
-    assert {f for kind in cast_rules.KINDS for f in (kind.function, kind.problem)} <= defined
+    named = {f for kind in cast_rules.KINDS for f in (kind.function, kind.problem, kind.moment) if f}
+    assert named <= defined
 
 
 def test_a_cast_of_a_column_the_table_lacks_is_refused():

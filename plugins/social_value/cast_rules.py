@@ -29,17 +29,22 @@ FUTURE_SLACK = "1 day"  # an event may carry a clock a little ahead of the loade
 @dataclass(frozen=True)
 class Kind:
     """How staging reads a column: `function` casts it, `problem` says why it cannot (NULL if it
-    can); an event is a moment that has happened, so not later than its landing + FUTURE_SLACK."""
+    can). An event is a moment that has happened, so not later than its landing + FUTURE_SLACK:
+    `moment` reads a value that has no problem (the cast without the check, read once)."""
 
     name: str
     function: str
     problem: str
-    event: bool = False
+    moment: str | None = None
+
+    @property
+    def event(self) -> bool:
+        return self.moment is not None
 
 
-TIMESTAMP = Kind("timestamp", "to_utc", "date_time_problem", event=True)
-UNIX_TIME = Kind("unix time", "unix_to_utc", "unix_time_problem", event=True)
-DAY = Kind("day", "to_date", "date_time_problem", event=True)  # a day that has happened
+TIMESTAMP = Kind("timestamp", "to_utc", "date_time_problem", moment="utc_of")
+UNIX_TIME = Kind("unix time", "unix_to_utc", "unix_time_problem", moment="unix_utc_of")
+DAY = Kind("day", "to_date", "date_time_problem", moment="date_of")  # a day that has happened
 PLANNED_DATE = Kind("planned date", "to_date", "date_time_problem")  # a close or end date: ahead is fine
 NUMBER = Kind("number", "to_number", "number_problem")
 INTEGER = Kind("integer", "to_integer", "integer_problem")
@@ -83,11 +88,11 @@ language sql immutable parallel safe as $$
     end
 $$;
 
--- A value without a zone is UTC (the sources say so); one with a zone is converted.
-create or replace function {SCHEMA}.to_utc(value text) returns timestamptz
+-- The *_of functions read a value date_time_problem passed (they raise on others): a value
+-- without a zone is UTC (the sources say so); one with a zone is converted.
+create or replace function {SCHEMA}.utc_of(value text) returns timestamptz
 language sql stable parallel safe as $$
     select case
-        when nullif(trim(value), '') is null or {SCHEMA}.date_time_problem(value) is not null then null
         when right(trim(value), 1) = 'Z' or strpos(substr(trim(value), 11), '+') > 0
             or strpos(substr(trim(value), 11), '-') > 0 then trim(value)::timestamptz
         else trim(value)::timestamp at time zone 'UTC'
@@ -95,11 +100,24 @@ language sql stable parallel safe as $$
 $$;
 
 -- As Postgres casts a timestamp to a date: the day as written (a zone does not move it).
+create or replace function {SCHEMA}.date_of(value text) returns date
+language sql stable parallel safe as $$
+    select left(trim(value), 10)::date
+$$;
+
+create or replace function {SCHEMA}.to_utc(value text) returns timestamptz
+language sql stable parallel safe as $$
+    select case
+        when nullif(trim(value), '') is not null and {SCHEMA}.date_time_problem(value) is null
+            then {SCHEMA}.utc_of(value)
+    end
+$$;
+
 create or replace function {SCHEMA}.to_date(value text) returns date
 language sql stable parallel safe as $$
     select case
-        when nullif(trim(value), '') is null or {SCHEMA}.date_time_problem(value) is not null then null
-        else left(trim(value), 10)::date
+        when nullif(trim(value), '') is not null and {SCHEMA}.date_time_problem(value) is null
+            then {SCHEMA}.date_of(value)
     end
 $$;
 
@@ -114,10 +132,16 @@ language sql immutable parallel safe as $$
     end
 $$;
 
+create or replace function {SCHEMA}.unix_utc_of(value text) returns timestamptz
+language sql immutable parallel safe as $$
+    select to_timestamp(trim(value)::numeric)
+$$;
+
 create or replace function {SCHEMA}.unix_to_utc(value text) returns timestamptz
-language sql stable parallel safe as $$
+language sql immutable parallel safe as $$
     select case
-        when {SCHEMA}.unix_time_problem(value) is null then to_timestamp(nullif(trim(value), '')::numeric)
+        when nullif(trim(value), '') is not null and {SCHEMA}.unix_time_problem(value) is null
+            then {SCHEMA}.unix_utc_of(value)
     end
 $$;
 

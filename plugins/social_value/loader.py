@@ -350,20 +350,13 @@ class Stage:
             "insert into raw_meta.quarantine (load_id, source, stream, origin, reason, payload) "
             "select %(load_id)s, %(source)s, %(stream)s, _origin, reason, payload from gone").format(
                 reason=reason, stage=self.ident, payload=payload),
-            {"load_id": self.load_id, "source": self.source, "stream": self.table.name,
-             "latest": _latest_event(self.conn)}).rowcount
+            {"load_id": self.load_id, "source": self.source, "stream": self.table.name}).rowcount
         stats.quarantined += count
-
-
-def _latest_event(conn: psycopg.Connection) -> datetime:
-    """The latest time an event may carry when it lands (a source's clock may run a little ahead)."""
-    return conn.execute(sql.SQL("select clock_timestamp() + interval {}").format(
-        sql.Literal(cast_rules.FUTURE_SLACK))).fetchone()[0]
 
 
 def _cast_reason(column: str, kind: cast_rules.Kind) -> sql.Composed:
     """Why `column` of a stage row cannot land (NULL if it can): its value breaks the kind's rule,
-    or it is an event later than %(latest)s."""
+    or it is an event later than the load (its transaction's start) + FUTURE_SLACK."""
     value = sql.Identifier(column)
 
     def call(function: str) -> sql.Composed:
@@ -375,7 +368,8 @@ def _cast_reason(column: str, kind: cast_rules.Kind) -> sql.Composed:
 
     checks = [sql.SQL("when {0} is not null then {1}").format(call(kind.problem), said(call(kind.problem)))]
     if kind.event:
-        checks.append(sql.SQL("when {} > %(latest)s then {}").format(call(kind.function), said(sql.Literal(
+        checks.append(sql.SQL("when {} > now() + interval {} then {}").format(
+            call(kind.moment), sql.Literal(cast_rules.FUTURE_SLACK), said(sql.Literal(
             f"later than its landing (by more than the {cast_rules.FUTURE_SLACK} clocks may differ)"))))
     return sql.SQL("case {} end").format(sql.SQL(" ").join(checks))
 
