@@ -88,11 +88,12 @@ language sql immutable parallel safe as $$
     end
 $$;
 
--- The *_of functions read a value date_time_problem passed (they raise on others): a value
--- without a zone is UTC (the sources say so); one with a zone is converted.
+-- The *_of functions read a value that passed its check (they raise on others; NULL if blank):
+-- a value without a zone is UTC (the sources say so); one with a zone is converted.
 create or replace function {SCHEMA}.utc_of(value text) returns timestamptz
 language sql stable parallel safe as $$
     select case
+        when nullif(trim(value), '') is null then null
         when right(trim(value), 1) = 'Z' or strpos(substr(trim(value), 11), '+') > 0
             or strpos(substr(trim(value), 11), '-') > 0 then trim(value)::timestamptz
         else trim(value)::timestamp at time zone 'UTC'
@@ -102,7 +103,7 @@ $$;
 -- As Postgres casts a timestamp to a date: the day as written (a zone does not move it).
 create or replace function {SCHEMA}.date_of(value text) returns date
 language sql stable parallel safe as $$
-    select left(trim(value), 10)::date
+    select left(nullif(trim(value), ''), 10)::date
 $$;
 
 create or replace function {SCHEMA}.to_utc(value text) returns timestamptz
@@ -134,7 +135,7 @@ $$;
 
 create or replace function {SCHEMA}.unix_utc_of(value text) returns timestamptz
 language sql immutable parallel safe as $$
-    select to_timestamp(trim(value)::numeric)
+    select to_timestamp(nullif(trim(value), '')::numeric)
 $$;
 
 create or replace function {SCHEMA}.unix_to_utc(value text) returns timestamptz
