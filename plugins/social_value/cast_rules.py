@@ -164,6 +164,8 @@ create or replace function {SCHEMA}.integer_problem(value text) returns text
 language sql immutable parallel safe as $$
     select case
         when nullif(trim(value), '') is null then null
+        -- most counts: a regular expression of one state is read several times faster
+        when value ~ '^[0-9]+$' and length(value) < 10 then null
         when trim(value) !~ '^[+-]?[0-9]{{1,10}}$' then 'not a whole number'
         when trim(value)::bigint not between -2147483648 and 2147483647 then 'a whole number too large'
     end
