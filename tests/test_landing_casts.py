@@ -31,6 +31,7 @@ from social_value.connectors.salesforce import SalesforceConfig
 from social_value.dbt_runner import DBT_DIR, run_dbt
 from social_value.ingest import crm
 from social_value.ingest.intranet import ingest_activity_events_drop, ingest_slack_drop
+from social_value.settings import ConfigError
 
 SOON = datetime.now(UTC) + timedelta(days=30)  # an event the loader cannot have seen happen yet
 _DATES = [  # (value, what the reason says)
@@ -254,6 +255,14 @@ def test_setup_defines_every_function_a_kind_names(conn):
         "select proname from pg_proc where pronamespace = %s::regnamespace", (cast_rules.SCHEMA,))}
     named = {f for kind in cast_rules.KINDS for f in (kind.function, kind.problem, kind.moment) if f}
     assert named <= defined
+
+
+def test_a_warehouse_without_the_functions_says_to_run_the_setup(conn, scratch_schema):
+    conn.execute(f"drop schema {cast_rules.SCHEMA} cascade")  # rolled back below
+    table = loader.RawTable(scratch_schema, "things", ("id", "at"), casts={"at": TIMESTAMP})
+    with pytest.raises(ConfigError, match="run the warehouse setup"):
+        loader.merge_batch(conn, table, [("f", {"id": "1", "at": "2026-09-15"})], 1, "test")
+    conn.rollback()
 
 
 def test_a_cast_of_a_column_the_table_lacks_is_refused():

@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from social_value import cast_rules
+from social_value.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -344,13 +345,20 @@ class Stage:
             sql.SQL("{}, {}").format(sql.Literal(name), sql.Identifier(column))
             for name, column in [*((c, c) for c in self.table.columns), *self.unknown.items()]))
         # The reason is worked out once per row; RETURNING works it out again for the few deleted.
-        count = self.conn.execute(sql.SQL(
+        statement = sql.SQL(
             "with gone as (delete from {stage} where {reason} is not null "
             "returning _origin, {reason} as reason, {payload} as payload) "
             "insert into raw_meta.quarantine (load_id, source, stream, origin, reason, payload) "
             "select %(load_id)s, %(source)s, %(stream)s, _origin, reason, payload from gone").format(
-                reason=reason, stage=self.ident, payload=payload),
-            {"load_id": self.load_id, "source": self.source, "stream": self.table.name}).rowcount
+                reason=reason, stage=self.ident, payload=payload)
+        try:
+            count = self.conn.execute(statement, {"load_id": self.load_id, "source": self.source,
+                                                  "stream": self.table.name}).rowcount
+        except (psycopg.errors.UndefinedFunction, psycopg.errors.InvalidSchemaName) as error:
+            # new code on a warehouse set up before it
+            raise ConfigError(f"{error.diag.message_primary}: run the warehouse setup (`python -m "
+                              "social_value setup`; make demo, make airflow and airflow-init run it)"
+                              ) from error
         stats.quarantined += count
 
 
