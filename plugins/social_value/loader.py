@@ -23,6 +23,9 @@ from functools import cached_property
 import psycopg
 from psycopg import sql
 
+from social_value import cast_rules
+from social_value.settings import ConfigError
+
 log = logging.getLogger(__name__)
 
 # raw_meta itself is created by the setup (the loader role owns it but may not create schemas).
@@ -92,12 +95,18 @@ _UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 @dataclass(frozen=True)
 class RawTable:
-    """A landing table: the source's own column names as text, keyed like the source."""
+    """A landing table: the source's own column names as text, keyed like the source. `casts`
+    names the columns staging casts and how (cast_rules): their values are checked at landing."""
 
     schema: str
     name: str
     columns: tuple[str, ...]
     key: tuple[str, ...] = ("id",)
+    casts: Mapping[str, cast_rules.Kind] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if unknown := set(self.casts) - set(self.columns):
+            raise ValueError(f"{self.name}: casts name columns it does not have: {sorted(unknown)}")
 
     def ident(self) -> sql.Composed:
         return sql.Identifier(self.schema, self.name)
@@ -322,13 +331,65 @@ class Stage:
         stats.quarantined += len(rejected)
 
     def merge(self, stats: BatchStats) -> None:
-        """Merge the stage into the landing table and drop it (a batch may merge into one table
-        again); counts the rows that changed."""
+        """Quarantine the rows staging could not cast, merge the rest into the landing table and
+        drop the stage (a batch may merge into one table again); counts the rows that changed."""
+        self.quarantine_uncastable(stats)
         stats.loaded += _merge_stage(self.conn, self.table, self.ident, self.load_id, self.unknown)
         self.conn.execute(sql.SQL("drop table {}").format(self.ident))
         if stats.unknown_columns:
             log.warning("%s.%s: kept unknown columns in _extra: %s", self.table.schema, self.table.name,
                         ", ".join(sorted(stats.unknown_columns)))
+
+
+    def quarantine_uncastable(self, stats: BatchStats) -> None:
+        """Rows with a value staging would not cast as the source meant it (cast_rules), moved to
+        the quarantine with the first such column, its value and why: one pass over the stage in
+        SQL, whichever path filled it."""
+        if not self.table.casts:
+            return
+        reasons = [_cast_reason(column, kind) for column, kind in self.table.casts.items()]
+        reason = reasons[0] if len(reasons) == 1 else sql.SQL("coalesce({})").format(
+            sql.SQL(", ").join(reasons))
+        payload = sql.SQL("(jsonb_strip_nulls(jsonb_build_object({})) || coalesce(_extra, '{{}}'))::text"
+                          ).format(sql.SQL(", ").join(
+            sql.SQL("{}, {}").format(sql.Literal(name), sql.Identifier(column))
+            for name, column in [*((c, c) for c in self.table.columns), *self.unknown.items()]))
+        # The reason is worked out once per row; RETURNING works it out again for the few deleted.
+        statement = sql.SQL(
+            "with gone as (delete from {stage} where {reason} is not null "
+            "returning _origin, {reason} as reason, {payload} as payload) "
+            "insert into raw_meta.quarantine (load_id, source, stream, origin, reason, payload) "
+            "select %(load_id)s, %(source)s, %(stream)s, _origin, reason, payload from gone").format(
+                reason=reason, stage=self.ident, payload=payload)
+        try:
+            count = self.conn.execute(statement, {"load_id": self.load_id, "source": self.source,
+                                                  "stream": self.table.name}).rowcount
+        except (psycopg.errors.UndefinedFunction, psycopg.errors.InvalidSchemaName) as error:
+            # new code on a warehouse set up before it
+            raise ConfigError(f"{error.diag.message_primary}: run the warehouse setup (`python -m "
+                              "social_value setup`; make demo, make airflow and airflow-init run it)"
+                              ) from error
+        stats.quarantined += count
+
+
+def _cast_reason(column: str, kind: cast_rules.Kind) -> sql.Composed:
+    """Why `column` of a stage row cannot land (NULL if it can): its value breaks the kind's rule,
+    or it is an event later than the load (its transaction's start) + FUTURE_SLACK."""
+    value = sql.Identifier(column)
+
+    def call(function: str) -> sql.Composed:
+        return sql.SQL("{}.{}({})").format(sql.Identifier(cast_rules.SCHEMA), sql.Identifier(function), value)
+
+    def said(why: sql.Composable) -> sql.Composed:
+        return sql.SQL("format('%%s %%s (%%s): %%s', {}, quote_literal(left({}, 80)), {}, {})").format(
+            sql.Literal(column), value, sql.Literal(kind.name), why)
+
+    checks = [sql.SQL("when {0} is not null then {1}").format(call(kind.problem), said(call(kind.problem)))]
+    if kind.event:
+        checks.append(sql.SQL("when {} > now() + interval {} then {}").format(
+            call(kind.moment), sql.Literal(cast_rules.FUTURE_SLACK), said(sql.Literal(
+            f"later than its landing (by more than the {cast_rules.FUTURE_SLACK} clocks may differ)"))))
+    return sql.SQL("case {} end").format(sql.SQL(" ").join(checks))
 
 
 def _merge_stage(conn: psycopg.Connection, table: RawTable, stage: sql.Identifier, load_id: int,

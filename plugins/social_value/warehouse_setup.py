@@ -28,6 +28,7 @@ import os
 import psycopg
 from psycopg import sql
 
+from social_value import cast_rules
 from social_value.settings import ConfigError
 
 BLOCK = 64  # SHA-256 block size in bytes
@@ -99,6 +100,7 @@ def setup(warehouse_url: str, pseudonym_key: str | None, passwords: dict[str, st
                 "grant usage on schema {0} to {1}; grant select on all tables in schema {0} to {1}; "
                 "alter default privileges for role transformer in schema {0} grant select on tables to {1}"
             ).format(sql.Identifier(schema), sql.SQL(readers)))
+        cast_rules.create_functions(conn)
         _store_key(conn, inner, outer)
 
 

@@ -30,6 +30,7 @@ from psycopg import sql
 
 from social_value.bulk_copy import DeclinedError
 from social_value.bulk_json import JsonDocs, extra_of
+from social_value.cast_rules import TIMESTAMP
 from social_value.connectors.json_expand import insert, record
 from social_value.loader import BatchStats, RawTable, Rejected, Stage
 from social_value.rejections import RejectedFileError
@@ -46,7 +47,7 @@ CHECK_WORK_MEM = "64MB"
 
 
 def table(schema: str = SCHEMA) -> RawTable:
-    return RawTable(schema, "events", COLUMNS, key=("event_id",))
+    return RawTable(schema, "events", COLUMNS, key=("event_id",), casts={"occurred_at": TIMESTAMP})
 
 
 def read_events(path: Path) -> Iterator[dict | Rejected]:

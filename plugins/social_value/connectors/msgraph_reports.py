@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from social_value.cast_rules import DAY, INTEGER
 from social_value.connectors.http import SourceError, download
 from social_value.loader import RawTable
 
@@ -39,7 +40,9 @@ COLUMNS = tuple(column_name(h) for h in HEADERS)
 
 def table(schema: str = SCHEMA) -> RawTable:
     return RawTable(schema, "yammer_activity_user_detail", COLUMNS,
-                    key=("report_refresh_date", "user_principal_name"))
+                    key=("report_refresh_date", "user_principal_name"),
+                    casts={"report_refresh_date": DAY, "posted_count": INTEGER, "read_count": INTEGER,
+                           "liked_count": INTEGER})
 
 
 @dataclass(frozen=True)

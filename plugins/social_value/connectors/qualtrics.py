@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from social_value.cast_rules import BOOLEAN, INTEGER, NUMBER, TIMESTAMP
 from social_value.connectors.surveymonkey import parse_time
 from social_value.loader import QuarantineError, RawTable, Rejected
 
@@ -56,8 +57,11 @@ FILE_COLUMNS = ("name", "sha256", "bytes", "format", "rows_read", "rows_quaranti
 def tables(schema: str = SCHEMA) -> dict[str, RawTable]:
     return {
         "files": RawTable(schema, "files", FILE_COLUMNS, key=("name",)),
-        "questions": RawTable(schema, "questions", QUESTION_COLUMNS, key=("file", "field")),
-        "responses": RawTable(schema, "responses", RESPONSE_COLUMNS, key=("ResponseId",)),
+        "questions": RawTable(schema, "questions", QUESTION_COLUMNS, key=("file", "field"),
+                              casts={"position": INTEGER}),
+        "responses": RawTable(schema, "responses", RESPONSE_COLUMNS, key=("ResponseId",), casts={
+            "Finished": BOOLEAN, "Progress": NUMBER, "Duration (in seconds)": NUMBER,
+            **dict.fromkeys([*DATE_COLUMNS, *DATE_COLUMNS.values()], TIMESTAMP)}),
         "answers": RawTable(schema, "answers", ANSWER_COLUMNS, key=("ResponseId", "field")),
     }
 

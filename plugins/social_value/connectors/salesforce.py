@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
+from social_value.cast_rules import BOOLEAN, NUMBER, PLANNED_DATE, TIMESTAMP, Kind
 from social_value.connectors.http import SourceError, download, get_json
 from social_value.settings import ConfigError
 
@@ -75,6 +76,19 @@ STANDARD_OBJECTS = (
               "Id OpportunityId StageName Amount CloseDate Probability CreatedDate CreatedById IsDeleted "
               "SystemModstamp"),
 )
+
+# Landing table → the columns staging casts, and how (checked when they land: cast_rules).
+CASTS: Mapping[str, Mapping[str, Kind]] = MappingProxyType({
+    "users": {"IsActive": BOOLEAN, "SystemModstamp": TIMESTAMP},
+    "accounts": {"IsDeleted": BOOLEAN, "SystemModstamp": TIMESTAMP},
+    "opportunities": {"Amount": NUMBER, "Probability": NUMBER, "CloseDate": PLANNED_DATE, "IsClosed": BOOLEAN,
+                      "IsWon": BOOLEAN, "IsDeleted": BOOLEAN, "CreatedDate": TIMESTAMP,
+                      "LastModifiedDate": TIMESTAMP, "SystemModstamp": TIMESTAMP},
+    "opportunity_history": {"Amount": NUMBER, "Probability": NUMBER, "CloseDate": PLANNED_DATE,
+                            "IsDeleted": BOOLEAN, "CreatedDate": TIMESTAMP},
+    "projects": {"Revenue": NUMBER, "Cost": NUMBER, "EndDate": PLANNED_DATE, "IsDeleted": BOOLEAN,
+                 "SystemModstamp": TIMESTAMP},
+})
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import psycopg
 from psycopg import sql
 
 from social_value.bulk_json import JsonDocs, extra_of, text_of
+from social_value.cast_rules import BOOLEAN, INTEGER, UNIX_TIME
 from social_value.connectors.json_expand import ELEMENT_SEQ, field, insert, record
 from social_value.connectors.json_stream import iter_json_array
 from social_value.loader import RawTable, Stage
@@ -44,9 +45,12 @@ DAY_FILE = re.compile(r"(?P<channel>[^/]+)/(?P<day>\d{4}-\d{2}-\d{2})\.json")
 
 def tables(schema: str = SCHEMA) -> dict[str, RawTable]:
     return {
-        "users": RawTable(schema, "users", USER_COLUMNS),
-        "channels": RawTable(schema, "channels", CHANNEL_COLUMNS),
-        "messages": RawTable(schema, "messages", MESSAGE_COLUMNS, key=("channel_id", "ts")),
+        "users": RawTable(schema, "users", USER_COLUMNS, casts={"deleted": BOOLEAN, "is_bot": BOOLEAN}),
+        "channels": RawTable(schema, "channels", CHANNEL_COLUMNS, casts={
+            "created": UNIX_TIME, "is_archived": BOOLEAN, "is_general": BOOLEAN, "is_private": BOOLEAN,
+            "member_count": INTEGER}),
+        "messages": RawTable(schema, "messages", MESSAGE_COLUMNS, key=("channel_id", "ts"),
+                             casts={"ts": UNIX_TIME, "edited_ts": UNIX_TIME}),
     }
 
 

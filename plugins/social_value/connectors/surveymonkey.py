@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from social_value.cast_rules import INTEGER, TIMESTAMP
 from social_value.connectors import http
 from social_value.connectors.http import SourceError
 from social_value.loader import QuarantineError, RawTable, Rejected
@@ -50,12 +51,15 @@ NOT_LANDED = frozenset({"ip_address", "edit_url", "analyze_url", "pages"})  # pa
 def tables(schema: str = SCHEMA) -> dict[str, RawTable]:
     return {
         "surveys": RawTable(schema, "surveys", SURVEY_COLUMNS),
-        "questions": RawTable(schema, "questions", QUESTION_COLUMNS, key=("survey_id", "id")),
+        "questions": RawTable(schema, "questions", QUESTION_COLUMNS, key=("survey_id", "id"),
+                              casts={"page_position": INTEGER, "position": INTEGER}),
         "choices": RawTable(schema, "choices", CHOICE_COLUMNS,
                             key=("survey_id", "question_id", "kind", "id")),
-        "responses": RawTable(schema, "responses", RESPONSE_COLUMNS),
+        "responses": RawTable(schema, "responses", RESPONSE_COLUMNS, casts=dict.fromkeys(
+            ("date_created", "date_modified", "created_at", "modified_at"), TIMESTAMP)),
         "answers": RawTable(schema, "answers", ANSWER_COLUMNS,
-                            key=("response_id", "question_id", "answer_key")),
+                            key=("response_id", "question_id", "answer_key"),
+                            casts={"choice_position": INTEGER}),
     }
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from social_value.cast_rules import BOOLEAN, TIMESTAMP
 from social_value.connectors.http import download
 from social_value.loader import RawTable
 
@@ -36,9 +37,13 @@ MESSAGE_COLUMNS = (
 def tables(schema: str = SCHEMA) -> dict[str, RawTable]:
     """Export file → landing table, in load order."""
     return {
-        "Users.csv": RawTable(schema, "users", USER_COLUMNS),
-        "Groups.csv": RawTable(schema, "groups", GROUP_COLUMNS),
-        "Messages.csv": RawTable(schema, "messages", MESSAGE_COLUMNS),
+        "Users.csv": RawTable(schema, "users", USER_COLUMNS, casts={
+            "joined_at": TIMESTAMP, "deleted_at": TIMESTAMP, "suspended_at": TIMESTAMP}),
+        "Groups.csv": RawTable(schema, "groups", GROUP_COLUMNS, casts={
+            "private": BOOLEAN, "deleted": BOOLEAN, "created_at": TIMESTAMP, "updated_at": TIMESTAMP}),
+        "Messages.csv": RawTable(schema, "messages", MESSAGE_COLUMNS, casts={
+            "in_private_group": BOOLEAN, "in_private_conversation": BOOLEAN, "created_at": TIMESTAMP,
+            "deleted_at": TIMESTAMP}),
     }
 
 

@@ -37,7 +37,7 @@ HISTORY_START = datetime(2000, 1, 1, tzinfo=UTC)  # only for raw_meta.loads: the
 
 
 def raw_table(schema: str, obj: SObject) -> loader.RawTable:
-    return loader.RawTable(schema, obj.table, obj.columns, key=("Id",))
+    return loader.RawTable(schema, obj.table, obj.columns, key=("Id",), casts=salesforce.CASTS[obj.table])
 
 
 def stream(schema: str, obj: SObject) -> str:

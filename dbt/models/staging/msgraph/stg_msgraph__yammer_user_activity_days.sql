@@ -28,14 +28,14 @@ flagged as (
 renamed as (
 
     select
-        flagged.report_refresh_date::date as activity_date,
+        svw_cast.to_date(flagged.report_refresh_date) as activity_date,
         flagged.principal_key,
         case when not flagged.is_concealed then flagged.principal_key end as person_key,
         flagged.is_concealed,
         lower(nullif(trim(flagged.user_state), '')) as user_state,
-        coalesce(nullif(trim(flagged.posted_count), '')::integer, 0) as post_count,
-        coalesce(nullif(trim(flagged.read_count), '')::integer, 0) as read_count,
-        coalesce(nullif(trim(flagged.liked_count), '')::integer, 0) as like_count,
+        coalesce(svw_cast.to_integer(flagged.posted_count), 0) as post_count,
+        coalesce(svw_cast.to_integer(flagged.read_count), 0) as read_count,
+        coalesce(svw_cast.to_integer(flagged.liked_count), 0) as like_count,
         flagged._load_id as load_id
 
     from flagged

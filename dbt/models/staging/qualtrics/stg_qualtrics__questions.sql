@@ -11,7 +11,7 @@ renamed as (
     select
         file as export_file,
         field,
-        nullif(position, '')::integer as column_position,
+        svw_cast.to_integer(position) as column_position,
         question_text,
         nullif(import_id, '') as import_id,
         coalesce(import_id ~ '^QID[0-9]', false) as is_question,

@@ -11,10 +11,10 @@ renamed as (
     select
         "ResponseId" as response_id,
         regexp_replace(_origin, ':[0-9]+$', '') as export_file,
-        coalesce(lower(trim("Finished")) in ('1', 'true'), false) as is_finished,
+        coalesce(svw_cast.to_boolean("Finished"), false) as is_finished,
         nullif(trim("Status"), '') as response_type,
-        nullif(trim("Progress"), '')::numeric as progress_percent,
-        nullif(trim("Duration (in seconds)"), '')::numeric as duration_seconds,
+        svw_cast.to_number("Progress") as progress_percent,
+        svw_cast.to_number("Duration (in seconds)") as duration_seconds,
         lower(nullif(trim("DistributionChannel"), '')) as distribution_channel,
         nullif(trim("UserLanguage"), '') as user_language,
         {{ to_utc('coalesce(start_at, "StartDate")') }} as started_at,

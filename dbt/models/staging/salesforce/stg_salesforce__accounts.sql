@@ -13,7 +13,7 @@ renamed as (
         left("Id", 15) as account_id_15,
         nullif(trim("OwnerId"), '') as owner_salesforce_user_id,
         nullif(trim("Industry"), '') as industry,
-        coalesce(lower("IsDeleted") = 'true', false) as is_deleted,
+        coalesce(svw_cast.to_boolean("IsDeleted"), false) as is_deleted,
         {{ to_utc('"SystemModstamp"') }} as modified_at,
         _load_id as load_id
 

@@ -11,10 +11,10 @@ renamed as (
     select
         "Id" as project_id,
         nullif(trim("OpportunityId"), '') as opportunity_id,
-        nullif(trim("Revenue"), '')::numeric as revenue,
-        nullif(trim("Cost"), '')::numeric as cost,
-        nullif(trim("EndDate"), '')::date as end_date,
-        coalesce(lower("IsDeleted") = 'true', false) as is_deleted,
+        svw_cast.to_number("Revenue") as revenue,
+        svw_cast.to_number("Cost") as cost,
+        svw_cast.to_date("EndDate") as end_date,
+        coalesce(svw_cast.to_boolean("IsDeleted"), false) as is_deleted,
         {{ to_utc('"SystemModstamp"') }} as modified_at,
         _load_id as load_id
 

@@ -20,7 +20,7 @@ renamed as (
             "coalesce(nullif(lower(trim(source.\"Email\")), ''), 'salesforce:' || source.\"Id\")"
         ) }} as person_key,
         nullif(trim(source."Department"), '') as department,
-        coalesce(lower(source."IsActive") = 'true', false) as is_active,
+        coalesce(svw_cast.to_boolean(source."IsActive"), false) as is_active,
         {{ to_utc('source."SystemModstamp"') }} as modified_at,
         source._load_id as load_id
 

@@ -11,13 +11,11 @@ renamed as (
     select
         id as channel_id,
         nullif(trim(creator), '') as creator_slack_user_id,
-        coalesce(lower(is_private) = 'true', false) as is_private,
-        coalesce(lower(is_archived) = 'true', false) as is_archived,
-        coalesce(lower(is_general) = 'true', false) as is_general,
-        nullif(trim(member_count), '')::integer as member_count,
-        case
-            when trim(created) ~ '^[0-9]+(\.[0-9]+)?$' then to_timestamp(trim(created)::numeric)
-        end as created_at,
+        coalesce(svw_cast.to_boolean(is_private), false) as is_private,
+        coalesce(svw_cast.to_boolean(is_archived), false) as is_archived,
+        coalesce(svw_cast.to_boolean(is_general), false) as is_general,
+        svw_cast.to_integer(member_count) as member_count,
+        svw_cast.unix_to_utc(created) as created_at,
         _load_id as load_id
 
     from source

@@ -18,9 +18,7 @@ reactions as (
         source.channel_id || ':' || source.ts as message_id,
         reaction.value ->> 'name' as reaction_name,
         reaction.value -> 'users' as reaction_users,
-        case
-            when source.ts ~ '^[0-9]+(\.[0-9]+)?$' then to_timestamp(source.ts::numeric)
-        end as message_created_at,
+        svw_cast.unix_to_utc(source.ts) as message_created_at,
         source._load_id as load_id
 
     from source

@@ -23,17 +23,13 @@ renamed as (
         case
             when source.reactions ~ '^\s*\['
                 then (
-                    select coalesce(sum((reaction.value ->> 'count')::integer), 0)
+                    select coalesce(sum(svw_cast.to_integer(reaction.value ->> 'count')), 0)
                     from jsonb_array_elements(source.reactions::jsonb) as reaction
                 )
             else 0
         end as reaction_count,
-        case
-            when source.ts ~ '^[0-9]+(\.[0-9]+)?$' then to_timestamp(source.ts::numeric)
-        end as created_at,
-        case
-            when source.edited_ts ~ '^[0-9]+(\.[0-9]+)?$' then to_timestamp(source.edited_ts::numeric)
-        end as edited_at,
+        svw_cast.unix_to_utc(source.ts) as created_at,
+        svw_cast.unix_to_utc(source.edited_ts) as edited_at,
         source._load_id as load_id
 
     from source

@@ -18,8 +18,8 @@ renamed as (
         source.id as slack_user_id,
         {{ person_key("coalesce(nullif(lower(trim(source.email)), ''), 'slack:' || source.id)") }}
             as person_key,
-        coalesce(lower(source.is_bot) = 'true', false) as is_bot,
-        coalesce(lower(source.deleted) = 'true', false) as is_deleted,
+        coalesce(svw_cast.to_boolean(source.is_bot), false) as is_bot,
+        coalesce(svw_cast.to_boolean(source.deleted), false) as is_deleted,
         nullif(trim(source.team_id), '') as slack_team_id,
         source._load_id as load_id
 

@@ -21,7 +21,7 @@ renamed as (
         other_text,
         text as answer_text,
         substring(choice_text from '^\s*([0-9]{1,9})(?![0-9])')::integer as choice_score,
-        nullif(choice_position, '')::integer as choice_position,
+        svw_cast.to_integer(choice_position) as choice_position,
         _load_id as load_id
 
     from source

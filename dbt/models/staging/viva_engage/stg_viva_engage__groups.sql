@@ -11,8 +11,8 @@ renamed as (
     select
         id as group_id,
         created_by_id as creator_viva_engage_user_id,
-        coalesce(lower(private) = 'true', false) as is_private,
-        coalesce(lower(deleted) = 'true', false) as is_deleted,
+        coalesce(svw_cast.to_boolean(private), false) as is_private,
+        coalesce(svw_cast.to_boolean(deleted), false) as is_deleted,
         {{ to_utc('created_at') }} as created_at,
         {{ to_utc('updated_at') }} as updated_at,
         _load_id as load_id

@@ -17,8 +17,8 @@ renamed as (
         lower(sender_type) as sender_type,
         lower(coalesce(message_type, 'update')) as message_type,
         body as message_text,
-        coalesce(lower(in_private_group) = 'true', false) as is_in_private_group,
-        coalesce(lower(in_private_conversation) = 'true', false) as is_in_private_conversation,
+        coalesce(svw_cast.to_boolean(in_private_group), false) as is_in_private_group,
+        coalesce(svw_cast.to_boolean(in_private_conversation), false) as is_in_private_conversation,
         {{ to_utc('created_at') }} as created_at,
         {{ to_utc('deleted_at') }} as deleted_at,
         _load_id as load_id
