@@ -42,6 +42,12 @@ from {schema}.fct_hashtag_outcomes
 group by 1, 2, 3
 order by 1, 2, 3
 """
+# Sources and whether they have landed data: a missing source's metrics are NULL, not 0.
+SOURCES_SQL = """
+select source, source_name, has_data, metric_keys
+from {schema}.source_coverage
+order by lower(source_name)
+"""
 ABSENT = (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn,
           psycopg.errors.InsufficientPrivilege)
 
@@ -53,6 +59,11 @@ class Marts:
     metrics: list[dict]
     satisfaction: list[dict] | None = None
     hashtags: list[dict] | None = None
+    sources: list[dict] | None = None
+
+    def missing_sources(self) -> list[str]:
+        """Names of the sources that have landed nothing (their own metrics are not measured)."""
+        return [row["source_name"] for row in self.sources or [] if not row["has_data"]]
 
 
 def _read(conn: psycopg.Connection, query: str, schema: str) -> list[dict] | None:
@@ -69,7 +80,8 @@ def fetch(bi_url: str, schema: str = "marts") -> Marts:
     with psycopg.connect(bi_url, autocommit=True) as conn:
         return Marts(metrics=_read(conn, METRIC_SQL, schema) or [],
                      satisfaction=_read(conn, SATISFACTION_SQL, schema),
-                     hashtags=_read(conn, HASHTAG_SQL, schema))
+                     hashtags=_read(conn, HASHTAG_SQL, schema),
+                     sources=_read(conn, SOURCES_SQL, schema))
 
 
 def month_before(month: date) -> date:

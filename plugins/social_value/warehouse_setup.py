@@ -26,6 +26,7 @@ import os
 import psycopg
 from psycopg import sql
 
+from social_value import landing_tables
 from social_value.settings import ConfigError
 
 BLOCK = 64  # SHA-256 block size in bytes
@@ -87,6 +88,7 @@ def setup(warehouse_url: str, pseudonym_key: str | None, passwords: dict[str, st
                                  "grant select on all tables in schema {0} to transformer; "
                                  "alter default privileges for role loader in schema {0} "
                                  "grant select on tables to transformer").format(sql.Identifier(schema)))
+        landing_tables.create_all(conn)  # empty until their source sends something
         for schema in TRANSFORMER_SCHEMAS:
             _own_schema(conn, schema, "transformer")
         for schema, readers in (("marts", "bi_reader, auditor"), ("audit", "auditor")):
