@@ -169,21 +169,7 @@ registered_users as (
         on
             persons.registered_from < periods.period_start + interval '1 month'
             and (persons.registered_until is null or periods.period_start <= persons.registered_until)
-    {%- if dormant_after %}
-    where
-        persons.registered_from
-        >= periods.period_start - interval '{{ dormant_after - 1 }} months'
-        or exists (
-            select 1
-            from person_activity_days as recent
-            where
-                recent.person_key = persons.person_key
-                and recent.actions > 0
-                and recent.activity_date
-                >= periods.period_start - interval '{{ dormant_after - 1 }} months'
-                and recent.activity_date < periods.period_start + interval '1 month'
-        )
-    {%- endif %}
+            and {{ not_dormant('persons', 'person_activity_days', 'periods.period_start', dormant_after) }}
 
 ),
 

@@ -6,15 +6,13 @@
     a survey response). The events' months come from int_event_months (incremental), so a run
     does not parse every event's time.
 
-    The reporting_start var (a date; default none) cuts the range's start: months before its month
-    are not reported, so one dormant or foreign export (a 2016 Slack export) does not stretch
-    metric_values back to its first event. The events stay in core; only the reported months change.
+    The reporting_start var (a date, or SVW_REPORTING_START; default none) cuts the range's start:
+    months before its month are not reported, so one dormant or foreign export (a 2016 Slack
+    export) does not stretch metric_values back to its first event. The events stay in core; only
+    the reported months change.
 -#}
-{%- set reporting_start = var('reporting_start') | string if var('reporting_start') else none %}
-{%- if reporting_start and not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', reporting_start) %}
-    {{ exceptions.raise_compiler_error("var reporting_start must be a date YYYY-MM-DD, not '" ~ reporting_start ~ "'") }}
-{%- endif %}
-{%- set reporting_month = "date_trunc('month', '" ~ reporting_start ~ "'::date)::date" %}
+{%- set start_date = reporting_start() %}
+{%- set reporting_month = "date_trunc('month', '" ~ start_date ~ "'::date)::date" %}
 with
 
 messages as (
@@ -107,7 +105,7 @@ final as (
 
     select
         generate_series(
-            {{ 'greatest(first_month, ' ~ reporting_month ~ ')' if reporting_start else 'first_month' }},
+            {{ 'greatest(first_month, ' ~ reporting_month ~ ')' if start_date else 'first_month' }},
             last_month,
             interval '1 month'
         )::date as period_start
