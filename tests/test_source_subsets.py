@@ -255,3 +255,23 @@ def test_setup_creates_every_landing_table_empty_as_the_loader_would(env):
         assert {table.schema for table in declared} == set(SOURCES.values())
     finally:
         database.drop(db)
+
+
+def test_the_reports_name_missing_sources_only_when_there_are_some():
+    month = date(2026, 5, 1)
+    rows = [{"metric_key": "downloads", "level": 3, "period_start": month, "org_unit": "ALL", "value": None,
+             "numerator": None, "denominator": None, "suppressed": False}]
+    sources = [{"source": "slack", "source_name": "Slack", "has_data": False, "metric_keys": ["likes"]},
+               {"source": "activity_events", "source_name": "activity events", "has_data": False,
+                "metric_keys": ["downloads"]},
+               {"source": "viva_engage", "source_name": "Viva Engage", "has_data": True, "metric_keys": []}]
+    card = report_scorecard.build(report_data.Marts(metrics=rows, sources=sources))
+    assert card.missing_sources == ("Slack", "activity events")
+    assert "No data from Slack, activity events: the metrics only they feed are not measured" in \
+        "\n".join(report_scorecard.render_text(card))
+    assert 'id="missing-sources"' in report_html.render(rows, sources=sources)
+    every = [{**source, "has_data": True} for source in sources]
+    assert "No data from" not in "\n".join(report_scorecard.render_text(
+        report_scorecard.build(report_data.Marts(metrics=rows, sources=every))))
+    assert 'id="missing-sources"' not in report_html.render(rows, sources=every)
+    assert 'id="missing-sources"' not in report_html.render(rows)  # mart not published yet

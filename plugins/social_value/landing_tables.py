@@ -7,13 +7,13 @@ creates them (loader.ensure_table, run as the `loader` role): same owner, column
 load columns and BRIN index, so a first load only appends.
 
 The tables come from each connector's own declarations; Salesforce's delivery-project columns come
-from its configuration (SVW_SALESFORCE_* at setup; a mapping with more columns adds them on setup).
+from its configuration (SVW_SALESFORCE_* at setup). A table that lacks a declared column (a
+connector or a mapping that gained one) gets it here or at the next load (ensure_table).
 """
 
 from __future__ import annotations
 
 import psycopg
-from psycopg import sql
 
 from social_value import loader
 
@@ -43,24 +43,11 @@ def declared() -> list[loader.RawTable]:
 
 
 def create_all(conn: psycopg.Connection, tables: list[loader.RawTable] | None = None) -> list[str]:
-    """Create the landing tables that do not exist yet and add declared columns a table lacks
-    (a connector or a mapping that gained one). Runs as `loader`, so the loader owns what it makes.
-    Returns the tables created or widened."""
-    changed = []
+    """Create the landing tables that do not exist yet and add declared columns a table lacks,
+    as `loader`, so the loader owns what it makes. Returns the tables created or widened."""
     conn.execute("set role loader")
     try:
-        for table in tables or declared():
-            existing = {name for (name,) in conn.execute(
-                "select attname from pg_attribute where attrelid = to_regclass(%s) and attnum > 0 "
-                "and not attisdropped", (table.ident().as_string(conn),))}
-            if not existing:
-                loader.ensure_table(conn, table)
-                changed.append(f"{table.schema}.{table.name}")
-            elif missing := [column for column in table.columns if column not in existing]:
-                # Only when a column is missing: ALTER TABLE locks out the builds reading the table.
-                conn.execute(sql.SQL("alter table {} {}").format(table.ident(), sql.SQL(", ").join(
-                    sql.SQL("add column {} text").format(sql.Identifier(column)) for column in missing)))
-                changed.append(f"{table.schema}.{table.name}")
+        return [f"{table.schema}.{table.name}" for table in tables or declared()
+                if loader.ensure_table(conn, table)]
     finally:
         conn.execute("reset role")
-    return changed

@@ -7,7 +7,8 @@ is the latest full month, compared with the calendar month before that. With a s
 data there is no full month yet: the reports then show that month and say it is not over.
 
 Marts that are not published (before the first build) read as absent, never
-as an error: their metrics show as "–".
+as an error: their metrics show as "–". marts.source_coverage names the sources that have sent
+nothing: both reports say so, since the metrics only they feed are NULL (not measured), not 0.
 """
 
 from __future__ import annotations

@@ -262,7 +262,7 @@ def render(rows: list[dict], *, satisfaction: list[dict] | None = None,
             "<h1>Social value of the intranet</h1>"
             f'<p class="lead">{escape(card.period.describe())}.</p>'
             '<p class="muted">Read from the published marts as bi_reader (marts.metric_values, '
-            "marts.customer_satisfaction_scorecard and marts.fct_hashtag_outcomes). "
+            "marts.customer_satisfaction_scorecard, marts.fct_hashtag_outcomes and marts.source_coverage). "
             f"{MISSING} marks a metric not published or undefined (a rate over zero).</p>")
     if card.missing_sources:
         head += f'<p class="note" id="missing-sources">{escape(card.missing_sources_note())}.</p>'
