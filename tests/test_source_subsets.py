@@ -107,7 +107,9 @@ def compiled(env):
     try:
         _land(db.loader_url, env["SVW_PSEUDONYM_KEY"], set(SOURCES))
         run_dbt(["seed", "--full-refresh"], db.transformer_url)
-        run_dbt(["compile", "--full-refresh"], db.transformer_url, env={"SVW_MARTS_SCHEMA": CANDIDATE})
+        # the reference's defaults: no reporting start, no dormant rule, whatever the shell says
+        unset = {"SVW_MARTS_SCHEMA": CANDIDATE, "SVW_REPORTING_START": "", "SVW_DORMANT_AFTER_MONTHS": ""}
+        run_dbt(["compile", "--full-refresh"], db.transformer_url, env=unset)
         yield db, json.loads((DBT_DIR / "target" / "manifest.json").read_text())
     finally:
         database.drop(db)
