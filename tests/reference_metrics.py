@@ -29,7 +29,9 @@ Persons
   directory (Slack-only persons have none: 'ALL' only).
 - Registered in a month: joined_at before the month ends and neither deleted_at nor suspended_at
   before it starts. A Viva Engage user without joined_at counts as joined since ever. Slack-only
-  persons (Slack exports carry no dates) are registered in every month unless deleted, then never.
+  persons (Slack exports carry no join dates) are registered from their first landed message and,
+  once deleted, until their last one; one who never wrote is not registered (the dbt model's
+  documented choice, which a Slack-only organisation shows).
 - registered_users ("registered at the end of the period") uses that shared definition of
   registered in a period: someone who leaves mid-month still counts in that month.
 - active_users counts every person with an activity, registered or not (METRICS.md promises the
@@ -93,6 +95,14 @@ Added value
   StartDate). csat / nps count every answer to the mapped question, partial responses included,
   in the response's creation month; the score is the first number in the choice text. Department =
   the account owner's. Which question is CSAT/NPS: SURVEY_QUESTION_MAP below.
+
+Missing sources and configurable choices
+- A source is missing when none of its raw tables in SOURCE_TABLES holds a row. A metric is not
+  measured when every source that can feed it (METRIC_FEEDERS, read from the definitions above)
+  is missing: its rows have value, numerator and denominator NULL (suppression is unchanged).
+- reporting_start (the dbt var): months before its month are left out of the range.
+- dormant_after_months N (the dbt var): a person counts as registered in a month only if they
+  were active (the activity above) in it or the N - 1 months before, or joined in them.
 """
 
 from __future__ import annotations
@@ -157,6 +167,43 @@ METRICS: dict[str, tuple[int, str]] = {
     "delivery_margin_other": (5, RATIO), "survey_responses": (5, COUNT), "csat": (5, RATIO),
     "nps": (5, NPS),
 }
+
+
+# Which raw tables make a source present, and which sources can feed each metric: read from the
+# definitions above (persons and messages come from Viva Engage and Slack; likes from Graph and
+# Slack reactions; reads from Graph and view events; downloads from events).
+SOURCE_TABLES = {
+    "viva_engage": [("raw_viva_engage", "users"), ("raw_viva_engage", "messages")],
+    "msgraph": [("raw_msgraph", "yammer_activity_user_detail")],
+    "slack": [("raw_slack", "users"), ("raw_slack", "messages")],
+    "activity_events": [("raw_activity_events", "events")],
+    "salesforce": [("raw_salesforce", "opportunities")],
+    "surveymonkey": [("raw_surveymonkey", "responses")],
+    "qualtrics": [("raw_qualtrics", "responses")],
+}
+INTRANET = ("viva_engage", "slack")
+CRM = ("salesforce",)
+SURVEYS = ("surveymonkey", "qualtrics")
+METRIC_FEEDERS: dict[str, tuple[str, ...]] = {
+    **{metric: INTRANET for metric, (level, _) in METRICS.items() if level < 5},
+    "likes": ("msgraph", "slack"), "reads": ("msgraph", "activity_events"),
+    "downloads": ("activity_events",),
+    **{metric: INTRANET for metric in ("customer_impact_messages", "customer_feedback_messages",
+                                       "pain_points", "pain_points_resolved",
+                                       "median_hours_to_resolution", "hours_saved")},
+    **{metric: CRM for metric in ("opportunities_closed", "opportunities_won", "win_rate",
+                                  "win_rate_social", "win_rate_other", "median_days_to_quote",
+                                  "delivery_margin", "delivery_margin_social", "delivery_margin_other")},
+    **{metric: SURVEYS for metric in ("survey_responses", "csat", "nps")},
+}
+
+
+def present_sources(conn: psycopg.Connection) -> set[str]:
+    """The sources with at least one row in one of their raw tables."""
+    return {source for source, tables in SOURCE_TABLES.items()
+            if any(_table_exists(conn, schema, table) and conn.execute(
+                f'select exists (select 1 from "{schema}"."{table}")').fetchone()[0]
+                for schema, table in tables)}
 
 
 # --- small parsers --------------------------------------------------------------------------
@@ -287,11 +334,8 @@ class Person:
     department: str | None = None
     # (joined, left) pairs; None joined = since ever, None left = still there.
     spells: list[tuple[datetime | None, datetime | None]] = field(default_factory=list)
-    always_registered: bool = False
 
     def registered(self, month: date) -> bool:
-        if self.always_registered:
-            return True
         start, end = month_bounds(month)
         return any((joined is None or joined < end) and (left is None or left >= start)
                    for joined, left in self.spells)
@@ -357,13 +401,26 @@ def read_persons(conn: psycopg.Connection, key: str
         person.spells.append((parse_time(user["joined_at"]), min(ends) if ends else None))
         ve_ids[user["id"]] = pkey
     slack_ids: dict[str, str] = {}
+    slack_only: dict[str, bool] = {}  # person key -> deleted
     for member in _select(conn, "raw_slack", "users"):
         if is_true(member["is_bot"]) or blank(member["email"]):
             continue
         pkey = person_key(member["email"], key)
         if pkey not in persons:
-            persons[pkey] = Person(pkey, always_registered=not is_true(member["deleted"]))
+            persons[pkey] = Person(pkey)
+            slack_only[pkey] = is_true(member["deleted"])
         slack_ids[member["id"]] = pkey
+    # A Slack-only member is registered from their first landed message and, once deleted, until
+    # their last one; one who never wrote has no known registration.
+    written: dict[str, list[datetime]] = {}
+    for row in _select(conn, "raw_slack", "messages"):
+        pkey = slack_ids.get(row["user"] or "")
+        if pkey in slack_only:
+            moment = slack_time(row["ts"])
+            first, last = written.get(pkey, (moment, moment))
+            written[pkey] = [min(first, moment), max(last, moment)]
+    for pkey, (first, last) in written.items():
+        persons[pkey].spells.append((first, last if slack_only[pkey] else None))
     return persons, ve_ids, slack_ids, sorted(departments)
 
 
@@ -485,11 +542,24 @@ def users_and_activity(conn: psycopg.Connection, key: str, raw: Raw, tally: Tall
         tally.count("contributing_users", month, (unit,), len(people))
 
 
-def registered(raw: Raw, months: list[date], tally: Tally) -> None:
+def months_back(month: date, n: int) -> date:
+    for _ in range(n):
+        month = date(month.year - 1, 12, 1) if month.month == 1 else date(month.year, month.month - 1, 1)
+    return month
+
+
+def registered(raw: Raw, months: list[date], tally: Tally, dormant_after_months: int | None = None) -> None:
     for month in months:
+        window = [months_back(month, n) for n in range(dormant_after_months or 0)]
+        since = datetime.combine(window[-1], datetime.min.time(), UTC) if window else None
         for person in raw.persons.values():
-            if person.registered(month):
-                tally.count("registered_users", month, units_of(person.department))
+            if not person.registered(month):
+                continue
+            if window and not (
+                    any(person.key in tally.active_people.get((earlier, ALL), ()) for earlier in window)
+                    or any(joined is not None and joined >= since for joined, _ in person.spells)):
+                continue  # dormant: no activity and no registration in the window
+            tally.count("registered_users", month, units_of(person.department))
 
 
 def teams(conn: psycopg.Connection, raw: Raw, months: list[date], tally: Tally,
@@ -749,8 +819,10 @@ def _derived_ratios(tally: Tally, months: list[date], units: list[str]) -> None:
 
 
 def reference_rows(conn: psycopg.Connection, pseudonym_key: str,
-                   min_group_size: int = MIN_GROUP_SIZE) -> list[Row]:
-    """Every metric_values row METRICS.md defines, computed from the raw tables."""
+                   min_group_size: int = MIN_GROUP_SIZE, reporting_start: date | None = None,
+                   dormant_after_months: int | None = None) -> list[Row]:
+    """Every metric_values row METRICS.md defines, computed from the raw tables (with the dbt vars
+    reporting_start and dormant_after_months as given; None: unset)."""
     persons, ve_ids, slack_ids, departments = read_persons(conn, pseudonym_key)
     event_months: set[date] = set()
     raw = Raw(persons, departments, read_messages(conn, ve_ids, slack_ids, event_months), event_months)
@@ -760,10 +832,13 @@ def reference_rows(conn: psycopg.Connection, pseudonym_key: str,
     crm(conn, pseudonym_key, raw, tally)
     surveys(conn, pseudonym_key, raw, tally)
     months = month_range(raw.event_months)
-    registered(raw, months, tally)
+    if reporting_start:
+        months = [month for month in months if month >= month_of(reporting_start)]
+    registered(raw, months, tally, dormant_after_months)
     teams(conn, raw, months, tally, ve_ids, slack_ids)
     units = [ALL, *departments]
     _derived_ratios(tally, months, units)
+    present = present_sources(conn)
     rows = []
     for month in months:
         hidden = hidden_units(month, departments, tally, min_group_size)
@@ -771,7 +846,10 @@ def reference_rows(conn: psycopg.Connection, pseudonym_key: str,
             for metric in METRICS:
                 if metric == "active_departments" and unit != ALL:
                     continue
-                rows.append(metric_row(metric, month, unit, tally, unit in hidden))
+                row = metric_row(metric, month, unit, tally, unit in hidden)
+                if not present & set(METRIC_FEEDERS[metric]):  # not measured: NULL, not 0
+                    row = Row(metric, row.level, month, unit, None, None, None, row.suppressed)
+                rows.append(row)
     return rows
 
 

@@ -6,7 +6,8 @@
     6.5 million rows at L, 27 s of the model's 28.
 
     Recomputed: each month holding a row of int_activity_days, int_messages, int_posts or
-    int_pain_points newer than `since_load_id`; every month from the registration of a person
+    int_pain_points newer than `since_load_id` (with dormant_after_months N, an activity month's
+    N - 1 following months too: it keeps its person registered there); every month from the registration of a person
     whose int_persons row is newer; every month when a group changed or an org unit appeared or
     disappeared. Returns none in a full build (everything is computed), else a list of
     [first day, first day after] pairs, adjacent months merged.
@@ -17,8 +18,18 @@
     {%- endif -%}
     {%- set query -%}
         with recomputed_months as (
+            {%- if dormant_after_months() %}
+            {#- activity keeps its person registered in the dormant_after_months - 1 after too #}
+            select distinct generate_series(
+                date_trunc('month', activity_date),
+                date_trunc('month', activity_date) + interval '{{ dormant_after_months() - 1 }} months',
+                interval '1 month'
+            )::date as period_start
+            from {{ ref('int_activity_days') }} where load_id > {{ since_load_id }}
+            {%- else %}
             select date_trunc('month', activity_date)::date as period_start
             from {{ ref('int_activity_days') }} where load_id > {{ since_load_id }}
+            {%- endif %}
             union
             select date_trunc('month', created_at at time zone 'UTC')::date
             from {{ ref('int_messages') }} where load_id > {{ since_load_id }}

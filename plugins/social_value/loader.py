@@ -146,7 +146,18 @@ class Rejected:
     payload: str
 
 
-def ensure_table(conn: psycopg.Connection, table: RawTable) -> None:
+def ensure_table(conn: psycopg.Connection, table: RawTable) -> bool:
+    """Create the landing table, or add the declared columns it lacks (a connector or a mapping
+    that gained one); True when it did either."""
+    existing = {name for (name,) in conn.execute(
+        "select attname from pg_attribute where attrelid = to_regclass(%s) and attnum > 0 "
+        "and not attisdropped", (table.ident().as_string(conn),))}
+    if existing:
+        missing = [column for column in table.columns if column not in existing]
+        if missing:  # only then: ALTER TABLE would lock out the builds reading the table
+            conn.execute(sql.SQL("alter table {} {}").format(table.ident(), sql.SQL(", ").join(
+                sql.SQL("add column {} text").format(sql.Identifier(column)) for column in missing)))
+        return bool(missing)
     cols = [sql.SQL("{} text").format(sql.Identifier(c)) for c in table.columns]
     if not conn.execute("select 1 from pg_namespace where nspname = %s", (table.schema,)).fetchone():
         # Only the setup's owner may create schemas; the loader role gets a clear error instead.
@@ -161,6 +172,7 @@ def ensure_table(conn: psycopg.Connection, table: RawTable) -> None:
     # and costs loading next to nothing (a few pages, no per-row entries).
     conn.execute(sql.SQL("create index if not exists {} on {} using brin (_load_id)").format(
         sql.Identifier(f"{table.name}__load_id_brin"), table.ident()))
+    return True
 
 
 def start_load(conn: psycopg.Connection, source: str, window: tuple[datetime, datetime] | None) -> int:

@@ -7,7 +7,8 @@ is the latest full month, compared with the calendar month before that. With a s
 data there is no full month yet: the reports then show that month and say it is not over.
 
 Marts that are not published (before the first build) read as absent, never
-as an error: their metrics show as "–".
+as an error: their metrics show as "–". marts.source_coverage names the sources that have sent
+nothing: both reports say so, since the metrics only they feed are NULL (not measured), not 0.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ select period_start, outcome_type, hashtag, messages
 from {schema}.hashtag_outcome_months
 order by 1, 2, 3
 """
+# Sources and whether they have landed data: a missing source's metrics are NULL, not 0.
+SOURCES_SQL = """
+select source, source_name, has_data, metric_keys
+from {schema}.source_coverage
+order by lower(source_name)
+"""
 ABSENT = (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn,
           psycopg.errors.InsufficientPrivilege)
 
@@ -48,6 +55,11 @@ class Marts:
     metrics: list[dict]
     satisfaction: list[dict] | None = None
     hashtags: list[dict] | None = None
+    sources: list[dict] | None = None
+
+    def missing_sources(self) -> list[str]:
+        """Names of the sources that have landed nothing (their own metrics are not measured)."""
+        return [row["source_name"] for row in self.sources or [] if not row["has_data"]]
 
 
 def _read(conn: psycopg.Connection, query: str, schema: str) -> list[dict] | None:
@@ -64,7 +76,8 @@ def fetch(bi_url: str, schema: str = "marts") -> Marts:
     with psycopg.connect(bi_url, autocommit=True) as conn:
         return Marts(metrics=_read(conn, METRIC_SQL, schema) or [],
                      satisfaction=_read(conn, SATISFACTION_SQL, schema),
-                     hashtags=_read(conn, HASHTAG_SQL, schema))
+                     hashtags=_read(conn, HASHTAG_SQL, schema),
+                     sources=_read(conn, SOURCES_SQL, schema))
 
 
 def month_before(month: date) -> date:

@@ -252,18 +252,21 @@ def _tables(card: Scorecard) -> str:
 
 
 def render(rows: list[dict], *, satisfaction: list[dict] | None = None,
-           hashtags: list[dict] | None = None) -> str:
-    """The page for metric_values rows (plus the satisfaction scorecard and hashtag counts, when
-    those marts are published)."""
-    card = build(Marts(metrics=rows, satisfaction=satisfaction, hashtags=hashtags))
+           hashtags: list[dict] | None = None, sources: list[dict] | None = None) -> str:
+    """The page for metric_values rows (plus the satisfaction scorecard, hashtag counts and source
+    coverage, when those marts are published)."""
+    card = build(Marts(metrics=rows, satisfaction=satisfaction, hashtags=hashtags, sources=sources))
     head = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>Social value report</title><style>{STYLE}</style></head><body><main>"
             "<h1>Social value of the intranet</h1>"
             f'<p class="lead">{escape(card.period.describe())}.</p>'
             '<p class="muted">Read from the published marts as bi_reader (marts.metric_values, '
-            "marts.customer_satisfaction_scorecard and marts.hashtag_outcome_months). "
+            "marts.customer_satisfaction_scorecard, marts.hashtag_outcome_months and "
+            "marts.source_coverage). "
             f"{MISSING} marks a metric not published or undefined (a rate over zero).</p>")
+    if card.missing_sources:
+        head += f'<p class="note" id="missing-sources">{escape(card.missing_sources_note())}.</p>'
     if card.period.current is None:
         return head + "<p>No published metrics yet: run the build first.</p></main></body></html>"
     nav = ('<nav><a href="#scorecard">Scorecard</a><a href="#trends">Trends</a>'
@@ -277,6 +280,6 @@ def render(rows: list[dict], *, satisfaction: list[dict] | None = None,
 def write_report(bi_url: str, path: Path) -> Path:
     marts = fetch(bi_url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(marts.metrics, satisfaction=marts.satisfaction, hashtags=marts.hashtags),
-                    encoding="utf-8")
+    path.write_text(render(marts.metrics, satisfaction=marts.satisfaction, hashtags=marts.hashtags,
+                           sources=marts.sources), encoding="utf-8")
     return path

@@ -53,6 +53,15 @@ class Scorecard:
     period: Period
     sections: list[tuple[str, list[ScoreRow]]]
     index: MetricIndex
+    missing_sources: tuple[str, ...] = ()
+
+    def missing_sources_note(self) -> str:
+        """The sentence both reports print when a source has sent nothing ('' when none)."""
+        if not self.missing_sources:
+            return ""
+        return (f"No data from {', '.join(self.missing_sources)}: the metrics only "
+                f"{'it feeds' if len(self.missing_sources) == 1 else 'they feed'} are not measured "
+                f"({MISSING}), not 0")
 
 
 def _basis(row: dict) -> str:
@@ -105,7 +114,7 @@ def build(marts: Marts) -> Scorecard:
     period = report_period(index.months)
     sections = [(title, [_score_row(index, marts, key, period) for key in keys])
                 for title, keys in SECTIONS]
-    return Scorecard(period, sections, index)
+    return Scorecard(period, sections, index, tuple(marts.missing_sources()))
 
 
 def _month(month: date | None) -> str:
@@ -121,6 +130,9 @@ def render_text(card: Scorecard, departments: tuple[str, ...] = ("active_users",
                             f"change from the month before; {MISSING} = not published (or undefined, "
                             "e.g. a rate over zero).", width=100,
                             initial_indent="  ", subsequent_indent="  ")]
+    if card.missing_sources:
+        lines += textwrap.wrap(f"{card.missing_sources_note()}.", width=100, initial_indent="  ",
+                               subsequent_indent="  ")
     if period.current is None:
         return lines
     for title, rows in card.sections:

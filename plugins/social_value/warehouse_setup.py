@@ -28,7 +28,7 @@ import os
 import psycopg
 from psycopg import sql
 
-from social_value import cast_rules
+from social_value import cast_rules, landing_tables
 from social_value.settings import ConfigError
 
 BLOCK = 64  # SHA-256 block size in bytes
@@ -92,6 +92,7 @@ def setup(warehouse_url: str, pseudonym_key: str | None, passwords: dict[str, st
                                  "grant select on all tables in schema {0} to transformer; "
                                  "alter default privileges for role loader in schema {0} "
                                  "grant select on tables to transformer").format(sql.Identifier(schema)))
+        landing_tables.create_all(conn)  # empty until their source sends something
         for schema in TRANSFORMER_SCHEMAS:
             _own_schema(conn, schema, "transformer")
         readers_of = (("marts", "bi_reader, auditor"), ("restricted", "analyst"), ("audit", "auditor"))

@@ -10,6 +10,10 @@
       min_group_size, or the complement that keeps 'ALL' minus the visible departments from
       revealing them) have value, numerator and denominator NULL and suppressed = true, for every
       metric, CRM and survey ones too; 'ALL' is never suppressed.
+    - Not measured: a metric none of whose sources has landed a row (int_metric_coverage) has
+      value, numerator and denominator NULL (not 0) in every row; suppressed stays as above.
+    - Months are int_metric_periods' (from the reporting_start var on, when set): the incremental
+      intranet facts may still hold months before it.
 -#}
 {%- set business_metrics = [
     ('opportunities_closed', 'count'), ('opportunities_won', 'count'), ('win_rate', 'ratio'),
@@ -47,6 +51,22 @@ org_units as (
 suppressed_units as (
 
     select * from {{ ref('int_suppressed_units') }}
+
+),
+
+metric_coverage as (
+
+    select * from {{ ref('int_metric_coverage') }}
+
+),
+
+reported_intranet_facts as (
+
+    select intranet_facts.*
+
+    from intranet_facts
+    inner join periods
+        on intranet_facts.period_start = periods.period_start
 
 ),
 
@@ -108,7 +128,7 @@ all_facts as (
         numerator,
         denominator
 
-    from intranet_facts
+    from reported_intranet_facts
 
     union all
 
@@ -129,13 +149,16 @@ flagged as (
 
     select
         all_facts.*,
-        coalesce(suppressed_units.is_suppressed, false) as suppressed
+        coalesce(suppressed_units.is_suppressed, false) as suppressed,
+        coalesce(metric_coverage.is_measured, true) as is_measured
 
     from all_facts
     left join suppressed_units
         on
             all_facts.period_start = suppressed_units.period_start
             and all_facts.org_unit = suppressed_units.org_unit
+    left join metric_coverage
+        on all_facts.metric_key = metric_coverage.metric_key
 
 ),
 
@@ -147,9 +170,9 @@ final as (
         'month'::text as period_grain,
         period_start::date as period_start,
         org_unit::text as org_unit,
-        case when suppressed then null else value end::numeric as value,
-        case when suppressed then null else numerator end::numeric as numerator,
-        case when suppressed then null else denominator end::numeric as denominator,
+        case when suppressed or not is_measured then null else value end::numeric as value,
+        case when suppressed or not is_measured then null else numerator end::numeric as numerator,
+        case when suppressed or not is_measured then null else denominator end::numeric as denominator,
         suppressed
 
     from flagged

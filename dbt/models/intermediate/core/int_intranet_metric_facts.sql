@@ -22,6 +22,11 @@
     changed or an org unit appeared or disappeared. load_id is the watermark: the newest load
     behind any input when the row was built (bookkeeping; a full refresh gives every month the
     latest). A registry, variable or logic change needs `dbt build --full-refresh`.
+
+    Accounts that never leave: with the dormant_after_months var set to N, a person counts as
+    registered in a month only if they were active (any post, reply, like, read or download) or
+    registered in that month or the N - 1 before it; a dormant workspace then stops holding
+    adoption down. Unset (the default), registered is METRICS.md's definition alone.
 -#}
 {{ config(
     materialized='incremental',
@@ -31,6 +36,7 @@
 ) }}
 {%- set since_load_id = built_load_id() %}
 {%- set months = metric_recompute_months(since_load_id) %}
+{%- set dormant_after = dormant_after_months() %}
 
 with
 
@@ -163,6 +169,7 @@ registered_users as (
         on
             persons.registered_from < periods.period_start + interval '1 month'
             and (persons.registered_until is null or periods.period_start <= persons.registered_until)
+            and {{ not_dormant('persons', 'person_activity_days', 'periods.period_start', dormant_after) }}
 
 ),
 
