@@ -80,6 +80,20 @@ create table if not exists audit.load_quarantine (
 );
 comment on table audit.load_quarantine is 'Per raw load: rows read, loaded and quarantined'
     ' (by reason), refreshed by every build.';
+create table if not exists audit.rejected_files (
+    source text not null,
+    path text not null,
+    sha256 text not null,
+    size_bytes bigint not null,
+    member text,
+    reason text not null,
+    load_id bigint not null,
+    rejected_at timestamptz not null,
+    refreshed_at timestamptz not null default now(),
+    primary key (source, path, sha256)
+);
+comment on table audit.rejected_files is 'Dropped files the loader could not read (nothing of them'
+    ' landed), the member at fault and why; copied from raw_meta.rejected_files by every build.';
 create or replace view audit.live_publication_tests as
 with live as (
     select * from audit.publications order by publication_id desc limit 1
@@ -113,6 +127,15 @@ on conflict (load_id) do update set
     status = excluded.status, finished_at = excluded.finished_at, rows_read = excluded.rows_read,
     rows_loaded = excluded.rows_loaded, rows_quarantined = excluded.rows_quarantined,
     quarantined_by_reason = excluded.quarantined_by_reason, refreshed_at = now()
+"""
+
+
+# A file is read again once its content changes, so a rejection stays listed (the sha256 says which
+# content was refused) and a later landing of the same name shows in raw_meta.files.
+REJECTED_FILES_SUMMARY = """
+insert into audit.rejected_files (source, path, sha256, size_bytes, member, reason, load_id, rejected_at)
+select source, path, sha256, size_bytes, member, reason, load_id, rejected_at from raw_meta.rejected_files
+on conflict (source, path, sha256) do nothing
 """
 
 
@@ -205,6 +228,8 @@ def begin_candidate(conn: psycopg.Connection, build_id: str, dag_run_id: str | N
     full_refresh = full_refresh or erased_since_last_publication(conn) or previous_build_failed(conn)
     load_ids = register_build(conn, build_id, dag_run_id)
     conn.execute(QUARANTINE_SUMMARY)
+    if _relation_exists(conn, "raw_meta", "rejected_files"):
+        conn.execute(REJECTED_FILES_SUMMARY)
     _set_stamp(conn, CANDIDATE, f"building {build_id}")
     for table in _tables(conn, CANDIDATE):
         conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(CANDIDATE, table)))
