@@ -45,15 +45,15 @@ class DropLimits:
         (reading stops at the stated size: a member that holds more fails its CRC check)."""
         name = Path(str(archive.filename)).name
         for info in archive.infolist():
-            if info.file_size > self.max_member_bytes:
-                raise RejectedFileError(name, f"member inflates to {info.file_size:,} bytes, over the "
-                                        f"limit of {self.max_member_bytes:,} (SVW_DROP_MAX_MEMBER_MB)",
-                                        info.filename)
             ratio = info.file_size / max(info.compress_size, 1)
             if info.file_size > RATIO_FLOOR_BYTES and ratio > self.max_ratio:
                 raise RejectedFileError(name, f"member inflates {ratio:,.0f} times ({info.compress_size:,} → "
                                         f"{info.file_size:,} bytes), over the limit of {self.max_ratio:g} "
                                         "(SVW_DROP_MAX_RATIO): a zip bomb?", info.filename)
+            if info.file_size > self.max_member_bytes:
+                raise RejectedFileError(name, f"member inflates to {info.file_size:,} bytes, over the "
+                                        f"limit of {self.max_member_bytes:,} (SVW_DROP_MAX_MEMBER_MB)",
+                                        info.filename)
 
     def fast_path_declines(self, archive: zipfile.ZipFile) -> str | None:
         """Why the archive should be streamed row by row rather than read whole per member."""

@@ -54,8 +54,6 @@ _DERIVED = {"email", "title", "is_private", "member_count", "channel_id", "chann
             "export_day"}
 DAY_FILE = re.compile(r"(?P<channel>[^/]+)/(?P<day>\d{4}-\d{2}-\d{2})\.json")
 REQUIRED_MEMBERS = ("users.json", "channels.json")
-# What reading a member raises when the member, not the code, is at fault.
-UNREADABLE = (ValueError, zipfile.BadZipFile, zlib.error, EOFError)
 
 
 def tables(schema: str = SCHEMA) -> dict[str, RawTable]:
@@ -89,8 +87,11 @@ def _member_errors(archive: zipfile.ZipFile, member: str) -> Iterator[None]:
         raise
     except UnicodeDecodeError as error:
         raise RejectedFileError(_file_name(archive), f"not UTF-8: {error}", member) from error
-    except UNREADABLE as error:
-        raise RejectedFileError(_file_name(archive), f"{type(error).__name__}: {error}", member) from error
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise RejectedFileError(_file_name(archive), f"corrupt member ({error or 'it ends early'})",
+                                member) from error
+    except ValueError as error:
+        raise RejectedFileError(_file_name(archive), str(error), member) from error
 
 
 def check_export(archive: zipfile.ZipFile, limits: DropLimits) -> None:
