@@ -94,7 +94,7 @@ def ingest_files(warehouse_url: str, source: str, target: str, folder: Path, fil
                 loader.finish_load(conn, load_id, _totals(tables))
                 conn.commit()
             except UNREADABLE as error:
-                rejection = _rejection(name, error)
+                rejection = rejection_of(error)
                 record_rejection(conn, source, f"{target}:{name}", digest, size, load_id, rejection)
                 summary["rejected"][name] = {**rejection, "sha256": digest}
                 log.warning("load %s: %s rejected%s: %s", load_id, name,
@@ -124,7 +124,8 @@ def ingest_files(warehouse_url: str, source: str, target: str, folder: Path, fil
     return summary
 
 
-def _rejection(name: str, error: Exception) -> dict:
+def rejection_of(error: Exception) -> dict:
+    """The member at fault (if the error names one) and the reason."""
     if isinstance(error, RejectedFileError):
         return {"member": error.member, "reason": error.reason}
     return {"member": None, "reason": f"{type(error).__name__}: {error}"}
@@ -149,14 +150,19 @@ def rejected_before(conn: psycopg.Connection, source: str, path: str, sha256: st
                         "and sha256 = %s", (source, path, sha256)).fetchone() is not None
 
 
+def note_rejection(conn: psycopg.Connection, source: str, path: str, sha256: str, size: int,
+                   load_id: int, rejection: dict) -> None:
+    """Add the file to raw_meta.rejected_files, in the caller's transaction."""
+    conn.execute("insert into raw_meta.rejected_files (source, path, sha256, size_bytes, member, reason, "
+                 "load_id) values (%s, %s, %s, %s, %s, %s, %s) on conflict do nothing",
+                 (source, path, sha256, size, rejection["member"], rejection["reason"][:4000], load_id))
+
+
 def record_rejection(conn: psycopg.Connection, source: str, path: str, sha256: str, size: int,
                      load_id: int, rejection: dict) -> None:
     """Roll back what the file staged, then record it as rejected and its load as 'rejected'."""
     conn.rollback()
-    conn.execute(REJECTED_DDL)
-    conn.execute("insert into raw_meta.rejected_files (source, path, sha256, size_bytes, member, reason, "
-                 "load_id) values (%s, %s, %s, %s, %s, %s, %s) on conflict do nothing",
-                 (source, path, sha256, size, rejection["member"], rejection["reason"][:4000], load_id))
+    note_rejection(conn, source, path, sha256, size, load_id, rejection)
     member = f" (member {rejection['member']})" if rejection["member"] else ""
     conn.execute("update raw_meta.loads set status = 'rejected', finished_at = clock_timestamp(), "
                  "rows_read = 0, rows_loaded = 0, rows_quarantined = 0, error = %s where load_id = %s",
