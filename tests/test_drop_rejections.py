@@ -18,7 +18,7 @@ import pytest
 from social_value import bulk_json, loader, publish
 from social_value.connectors.json_stream import Oversized, iter_json_array
 from social_value.ingest import file_drops
-from social_value.ingest.intranet import ingest_slack_drop
+from social_value.ingest.intranet import ingest_activity_events_drop, ingest_slack_drop
 from social_value.rejections import RejectedFileError
 
 USERS = [
@@ -268,3 +268,24 @@ def test_rejected_files_reach_the_audit_schema(slack_dir, conn, scratch_schema, 
                         (f"{scratch_schema}:kapot.zip",)).fetchall()
     conn.rollback()
     assert len(rows) == 1 and rows[0][1].startswith("not a ZIP archive")
+
+
+def test_an_events_line_over_the_record_limit_is_quarantined_and_the_rest_lands(
+        tmp_path, conn, make_schema, warehouse_url, monkeypatch):
+    folder = tmp_path / "activity_events"
+    folder.mkdir()
+    good = [json.dumps({"event_id": f"evt-{n}", "user_email": f"p{n}@example.org"}) for n in range(4)]
+    huge = json.dumps({"event_id": "evt-huge", "object_id": "x" * 300_000})
+    (folder / "events.ndjson").write_text("\n".join([*good[:2], huge, *good[2:]]) + "\n")
+    monkeypatch.setenv("SVW_DROP_MAX_RECORD_MB", "0.2")
+    for fast in (True, False):
+        with monkeypatch.context() as patch:
+            if not fast:
+                patch.setattr(bulk_json, "land", lambda conn, fill: False)
+            schema = make_schema()
+            summary = ingest_activity_events_drop(warehouse_url, tmp_path, schema=schema)
+        assert summary["tables"]["events"] == {"read": 5, "changed": 4, "quarantined": 1}
+        reason, payload = conn.execute("select reason, payload from raw_meta.quarantine "
+                                       "where load_id = any(%s)", (summary["load_ids"],)).fetchone()
+        assert reason.startswith("line 3 is 300,") and len(payload) == 1000
+        assert _count(conn, schema, "events") == 4
