@@ -2,9 +2,9 @@
 
 An archive member larger than `max_member_bytes`, or one that inflates more than `max_ratio`
 times its compressed size (a zip bomb), rejects its file. A single JSON record larger than
-`max_record_bytes` is quarantined (the stream skips it without holding it). Members larger than
-`fast_path_member_bytes` are not read whole for the fast path: their export is streamed row by
-row. Each limit has an environment variable (sizes in MiB).
+`max_record_bytes` is quarantined (the stream skips it without holding it). A member the fast path
+would read whole (a Slack day file) larger than `fast_path_member_bytes` sends its export down the
+streaming row path. Each limit has an environment variable (sizes in MiB).
 """
 
 from __future__ import annotations
@@ -54,11 +54,3 @@ class DropLimits:
                 raise RejectedFileError(name, f"member inflates to {info.file_size:,} bytes, over the "
                                         f"limit of {self.max_member_bytes:,} (SVW_DROP_MAX_MEMBER_MB)",
                                         info.filename)
-
-    def fast_path_declines(self, archive: zipfile.ZipFile) -> str | None:
-        """Why the archive should be streamed row by row rather than read whole per member."""
-        big = [info for info in archive.infolist() if info.file_size > self.fast_path_member_bytes]
-        if big:
-            return (f"{big[0].filename} is {big[0].file_size:,} bytes, over the fast path's "
-                    f"{self.fast_path_member_bytes:,} (SVW_DROP_FAST_MEMBER_MB)")
-        return None

@@ -177,8 +177,11 @@ def copy_export(conn: psycopg.Connection, archive: zipfile.ZipFile, stages: dict
     """The export's documents into the stages of `tables()`, as read_users, read_channels and
     read_messages give them; rows staged per table. Raises DeclinedError or psycopg's DataError
     (run it in bulk_json.land) where the export must be read row by row."""
-    if why := (limits or DropLimits.from_env()).fast_path_declines(archive):
-        raise DeclinedError(why)
+    bound = (limits or DropLimits.from_env()).fast_path_member_bytes
+    for info in archive.infolist():  # day files are read whole; users.json and the like are streamed
+        if DAY_FILE.fullmatch(info.filename) and info.file_size > bound:
+            raise DeclinedError(f"{info.filename} is {info.file_size:,} bytes, over the fast path's "
+                                f"{bound:,} (SVW_DROP_FAST_MEMBER_MB)")
     names = archive.namelist()
     with JsonDocs(conn, "slack", ("member", "channel", "day")) as docs:
         # Streamed: users.json grows with the organisation (3.7 MB at 20,000 people).
