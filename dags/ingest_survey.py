@@ -20,6 +20,8 @@ as AccountId), question text, `{"ImportId":"QID1"}` — or the legacy form (BOM,
 in the second row). Set the export's time zone to UTC. Each file is registered by name and sha256:
 an unchanged file is skipped, a changed one merged again on ResponseId. Rows with invalid UTF-8,
 NUL bytes or the wrong number of fields are quarantined (raw_meta.quarantine) with their reason.
+Each file is a load of its own: a file that cannot be read is rejected (raw_meta.rejected_files,
+with its reason; read again once its content changes) and the others still land.
 
 Which question is the CSAT or NPS question and which custom variable or embedded-data field holds
 the account is configuration (dbt seeds), not code. The warehouse is written as `svw_loader`; the

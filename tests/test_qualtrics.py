@@ -180,6 +180,9 @@ def test_unreadable_file_is_quarantined_once_and_other_files_load(
     rejected = conn.execute("select sha256, reason from raw_meta.rejected_files where path = %s",
                             (f"{scratch_schema}:kapot.csv",)).fetchall()
     assert rejected == [(loader.file_digest(broken)[0], first["files"]["kapot.csv"]["error"])]
+    statuses = [row[0] for row in conn.execute("select status from raw_meta.loads where load_id = any(%s) "
+                                               "order by load_id", (first["load_ids"],))]
+    assert statuses == ["rejected", "succeeded"], "kapot.csv sorts first"
 
 
 def test_load_that_dies_midway_then_reruns_ends_as_one_clean_run(

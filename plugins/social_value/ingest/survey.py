@@ -268,10 +268,12 @@ def ingest_qualtrics_drop(warehouse_url: str, drop_dir: str | Path, schema: str 
                 stats = loader.merge_batch(conn, tables["files"], [(name, register)], load_id, QUALTRICS)
                 for key, value in stats.counts().items():
                     counts["files"][key] += value
+                loader.finish_load(conn, load_id, total)
                 if entry["status"] == "rejected":
                     file_drops.note_rejection(conn, QUALTRICS, f"{schema}:{name}", digest, size, load_id,
                                               {"member": None, "reason": entry["error"]})
-                loader.finish_load(conn, load_id, total)
+                    conn.execute("update raw_meta.loads set status = 'rejected', error = %s "
+                                 "where load_id = %s", (f"{name}: {entry['error']}"[:4000], load_id))
                 conn.commit()
             except file_drops.UNREADABLE as error:
                 rejection = file_drops.rejection_of(error)
