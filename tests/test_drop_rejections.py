@@ -289,3 +289,20 @@ def test_an_events_line_over_the_record_limit_is_quarantined_and_the_rest_lands(
                                        "where load_id = any(%s)", (summary["load_ids"],)).fetchone()
         assert reason.startswith("line 3 is 300,") and len(payload) == 1000
         assert _count(conn, schema, "events") == 4
+
+
+def test_an_events_csv_with_a_line_over_the_limit_is_rejected_and_the_next_file_lands(
+        tmp_path, conn, scratch_schema, warehouse_url, monkeypatch):
+    folder = tmp_path / "activity_events"
+    folder.mkdir()
+    header = "event_id,occurred_at,user_email,event_type,object_type,object_id\n"
+    # A ragged row makes Postgres refuse the file, so it is read row by row.
+    (folder / "a-huge.csv").write_text(header + "evt-1,,p1@example.org,view,page,1,extra\n"
+                                       + "evt-2,,p2@example.org,view,page," + "x" * 300_000 + "\n")
+    (folder / "b-good.csv").write_text(header + "evt-3,,p3@example.org,view,page,3\n")
+    monkeypatch.setenv("SVW_DROP_MAX_RECORD_MB", "0.2")
+    summary = ingest_activity_events_drop(warehouse_url, tmp_path, schema=scratch_schema)
+    assert list(summary["files"]) == ["b-good.csv"]
+    assert summary["rejected"]["a-huge.csv"]["reason"] == (
+        "ValueError: line 3 is over 209,715 characters (SVW_DROP_MAX_RECORD_MB)")
+    assert [row[0] for row in conn.execute(f'select event_id from "{scratch_schema}".events')] == ["evt-3"]

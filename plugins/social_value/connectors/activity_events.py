@@ -22,8 +22,9 @@ from psycopg import sql
 
 from social_value.bulk_copy import DeclinedError
 from social_value.bulk_json import JsonDocs, extra_of
+from social_value.connectors.bounded_lines import bounded_lines, csv_lines
 from social_value.connectors.json_expand import insert, record
-from social_value.connectors.json_stream import Oversized, bounded_lines
+from social_value.connectors.json_stream import Oversized
 from social_value.drop_limits import DropLimits
 from social_value.loader import RawTable, Rejected, Stage
 
@@ -37,11 +38,11 @@ def table(schema: str = SCHEMA) -> RawTable:
 
 
 def read_events(path: Path) -> Iterator[dict | Rejected]:
+    max_bytes = DropLimits.from_env().max_record_bytes
     if path.suffix == ".csv":
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            yield from csv.DictReader(handle)
+            yield from csv.DictReader(csv_lines(handle, max_bytes))
         return
-    max_bytes = DropLimits.from_env().max_record_bytes
     with path.open("rb") as handle:
         for number, raw in bounded_lines(handle, max_bytes):
             if isinstance(raw, Oversized):

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, BinaryIO
+from typing import IO
 
 _DECODER = json.JSONDecoder()
 _CHUNK = 1 << 16
@@ -124,17 +124,3 @@ def _skip(stream: IO[str], buffer: str, position: int, index: int) -> tuple[Over
         at -= len(buffer)
         buffer, position = more, 0
 
-
-def bounded_lines(handle: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | Oversized]]:
-    """(line number, line) of a binary file; a line over `max_bytes` as an Oversized, read past in
-    chunks without being held (NDJSON: one record per line)."""
-    number = 0
-    while line := handle.readline(max_bytes + 1):
-        number += 1
-        if len(line) <= max_bytes or line.endswith(b"\n"):
-            yield number, line
-            continue
-        head, size = line[:1000].decode("utf-8", "backslashreplace"), len(line)
-        while not line.endswith(b"\n") and (line := handle.readline(_CHUNK)):
-            size += len(line)
-        yield number, Oversized(number - 1, size, head)
