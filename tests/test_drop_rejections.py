@@ -14,12 +14,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from test_privacy import role_url
 
 from social_value import bulk_json, loader, publish
 from social_value.connectors.json_stream import Oversized, iter_json_array
 from social_value.ingest import file_drops
 from social_value.ingest.intranet import ingest_activity_events_drop, ingest_slack_drop
 from social_value.rejections import RejectedFileError
+from social_value.warehouse_setup import role_passwords, setup
 
 USERS = [
     {"id": "U1", "team_id": "T1", "name": "anna", "real_name": "Anna", "deleted": False, "is_bot": False,
@@ -258,15 +260,18 @@ def test_a_file_that_fails_for_another_reason_does_not_stop_the_others(tmp_path,
     assert rerun["unchanged"] == ["a.txt", "d.txt"] and rerun["still_rejected"] == ["b.txt"]
 
 
-def test_rejected_files_reach_the_audit_schema(slack_dir, conn, scratch_schema, warehouse_url):
+def test_rejected_files_reach_the_audit_schema(slack_dir, conn, env, scratch_schema, warehouse_url):
     (slack_dir / "slack" / "kapot.zip").write_bytes(b"PK\x03\x04 not really")
     ingest_slack_drop(warehouse_url, slack_dir, schema=scratch_schema)
-    conn.execute(publish.AUDIT_DDL)
-    conn.execute(publish.REJECTED_FILES_SUMMARY)
-    conn.execute(publish.REJECTED_FILES_SUMMARY)  # every build copies again: nothing doubles
+    # As a build does it: the setup (grants), then the transformer copies the list into audit.
+    setup(warehouse_url, env["SVW_PSEUDONYM_KEY"], role_passwords())
+    with psycopg.connect(role_url("transformer")) as transformer:
+        publish.ensure_audit(transformer)
+        publish.copy_rejected_files(transformer)
+        publish.copy_rejected_files(transformer)  # every build copies again: nothing doubles
+        transformer.commit()
     rows = conn.execute("select member, reason from audit.rejected_files where path = %s",
                         (f"{scratch_schema}:kapot.zip",)).fetchall()
-    conn.rollback()
     assert len(rows) == 1 and rows[0][1].startswith("not a ZIP archive")
 
 

@@ -228,12 +228,24 @@ def begin_candidate(conn: psycopg.Connection, build_id: str, dag_run_id: str | N
     full_refresh = full_refresh or erased_since_last_publication(conn) or previous_build_failed(conn)
     load_ids = register_build(conn, build_id, dag_run_id)
     conn.execute(QUARANTINE_SUMMARY)
-    if _relation_exists(conn, "raw_meta", "rejected_files"):
-        conn.execute(REJECTED_FILES_SUMMARY)
+    copy_rejected_files(conn)
     _set_stamp(conn, CANDIDATE, f"building {build_id}")
     for table in _tables(conn, CANDIDATE):
         conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(CANDIDATE, table)))
     return load_ids, full_refresh
+
+
+def copy_rejected_files(conn: psycopg.Connection) -> None:
+    """raw_meta.rejected_files into audit.rejected_files (once a file drop has created it). The
+    loader creates it, so the transformer may read it; one created by another role is readable
+    once the setup (which every build DAG run starts with) has granted it."""
+    if not _relation_exists(conn, "raw_meta", "rejected_files"):
+        return
+    if not conn.execute("select has_table_privilege('raw_meta.rejected_files', 'select')").fetchone()[0]:
+        log.warning("cannot read raw_meta.rejected_files as %s: audit.rejected_files not refreshed "
+                    "(run the setup to grant it)", conn.info.user)
+        return
+    conn.execute(REJECTED_FILES_SUMMARY)
 
 
 def finish_candidate(conn: psycopg.Connection, build_id: str, run_results: Path) -> dict:
