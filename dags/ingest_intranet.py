@@ -14,6 +14,12 @@ on its own keys, so reruns and overlapping windows never duplicate:
 - `activity_events` → `raw_activity_events`: view/download events files (NDJSON or CSV, see the
   README) dropped in `$SVW_DROP_DIR/activity_events/`.
 
+Each dropped file is a load of its own. A file that cannot be read (not a ZIP, corrupt, a member
+over the size or compression limits, not a Slack export, a day file that is not a JSON array) is
+rejected: raw_meta.rejected_files names the file, member and reason, the task logs a warning and
+succeeds (a retry cannot mend a file), the files beside it land, and it is read again only once its
+content changes.
+
 Each task emits the `raw_intranet` Asset that `build_warehouse` is scheduled on, and logs rows read,
 changed and quarantined and the new watermark. Connections: `viva_engage`, `msgraph` (http: host =
 base URL, password = token) and `svw_loader` (postgres, the loader role). Failures a retry cannot fix

@@ -24,6 +24,8 @@ else StartDate, as stg_qualtrics__responses.recorded_at_source says). Set the ex
 UTC. Each file is registered by name and sha256: an unchanged file is skipped, a changed one merged
 again on ResponseId. Rows with invalid UTF-8, NUL bytes, the wrong number of fields, no date or a
 value under a column without a name are quarantined (raw_meta.quarantine) with their reason.
+Each file is a load of its own: a file that cannot be read is rejected (raw_meta.rejected_files,
+with its reason; read again once its content changes) and the others still land.
 
 Which question is the CSAT or NPS question and which custom variable or embedded-data field holds
 the account is configuration (dbt seeds), not code. The warehouse is written as `svw_loader`; the

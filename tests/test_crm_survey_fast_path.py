@@ -190,8 +190,8 @@ def _qualtrics_state(conn, schema: str, summary: dict) -> dict:
     state["summary"] = {name: counts for name, counts in summary["tables"].items()}
     state["files"] = {name: {k: v for k, v in entry.items()} for name, entry in summary["files"].items()}
     state["quarantine"] = sorted(conn.execute(
-        "select stream, origin, reason, payload from raw_meta.quarantine where load_id = %s",
-        (summary["load_id"],)).fetchall())
+        "select stream, origin, reason, payload from raw_meta.quarantine where load_id = any(%s)",
+        (summary["load_ids"],)).fetchall())
     return state
 
 
@@ -254,8 +254,8 @@ def test_qualtrics_row_without_response_id_goes_row_by_row(
     path.write_text("".join(lines), encoding="utf-8")
     summary = ingest_qualtrics_drop(warehouse_url, tmp_path, schema=make_schema())
     assert spy_qualtrics_rows == ["export.csv"]
-    reasons = [r for (r,) in conn.execute("select reason from raw_meta.quarantine where load_id = %s",
-                                          (summary["load_id"],))]
+    reasons = [r for (r,) in conn.execute("select reason from raw_meta.quarantine where load_id = any(%s)",
+                                          (summary["load_ids"],))]
     assert reasons == ["no ResponseId"]
 
 

@@ -95,7 +95,7 @@ def test_slack_export_lands_every_channel_message_once(tmp_path, conn, scratch_s
                              "where reactions is not null limit 1").fetchone()[0]
     assert reactions in slack.REACTIONS
     again = ingest_slack_drop(warehouse_url, tmp_path, schema=scratch_schema)
-    assert again["load_id"] is None and again["unchanged"] == ["export.zip"]
+    assert again["load_ids"] == [] and again["unchanged"] == ["export.zip"]
 
 
 def test_activity_events_quarantine_bad_lines_and_load_the_rest(tmp_path, conn, scratch_schema,
@@ -115,11 +115,11 @@ def test_activity_events_quarantine_bad_lines_and_load_the_rest(tmp_path, conn, 
     loaded = sum(f["events"]["changed"] for f in summary["files"].values())
     assert (read, loaded) == (total + 3, total)
     reasons = [row[0] for row in conn.execute(
-        "select reason from raw_meta.quarantine where load_id = %s order by quarantine_id",
-        (summary["load_id"],))]
+        "select reason from raw_meta.quarantine where load_id = any(%s) order by quarantine_id",
+        (summary["load_ids"],))]
     assert [r.split(" is ")[1].split(":")[0] for r in reasons] == ["not JSON", "not valid UTF-8",
                                                                   "not a JSON object"]
-    assert ingest_activity_events_drop(warehouse_url, tmp_path, schema=scratch_schema)["load_id"] is None
+    assert ingest_activity_events_drop(warehouse_url, tmp_path, schema=scratch_schema)["load_ids"] == []
 
 
 def test_json_array_stream_reads_elements_across_chunk_borders():

@@ -89,14 +89,14 @@ def _rows(conn, schema: str, table) -> list[tuple]:
         f'select {columns} from "{schema}"."{table.name}" order by {keys}')]
 
 
-def _quarantined(conn, load_id) -> list[tuple]:
-    return conn.execute("select stream, origin, reason from raw_meta.quarantine where load_id = %s "
-                        "order by quarantine_id", (load_id,)).fetchall()
+def _quarantined(conn, summary: dict) -> list[tuple]:
+    return conn.execute("select stream, origin, reason from raw_meta.quarantine where load_id = any(%s) "
+                        "order by quarantine_id", (summary["load_ids"],)).fetchall()
 
 
 def _without(summary: dict) -> dict:
-    """A summary without its load id (each landing is a load of its own)."""
-    return {key: value for key, value in summary.items() if key != "load_id"}
+    """A summary without its load ids (each landing is a load of its own)."""
+    return {key: value for key, value in summary.items() if key != "load_ids"}
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_slack_export_lands_the_same_through_both_paths(tmp_path, conn, land_bot
     assert edited == [("G00000001", "1791000100.000000", "dubbel")]  # the later duplicate wins
     assert conn.execute(f'select count(*) from "{fast_schema}".messages where channel_name in '
                         "('D0DIRECT', 'onbekend')").fetchone() == (0,)
-    assert _quarantined(conn, fast["load_id"]) == _quarantined(conn, rows["load_id"]) == [
+    assert _quarantined(conn, fast) == _quarantined(conn, rows) == [
         ("messages", "export.zip:messages", "missing key column 'ts'")]
 
 
@@ -216,8 +216,8 @@ def test_one_bad_line_is_quarantined_as_before_and_the_rest_lands(bad, tmp_path,
     assert land_both.fast == [bad in IN_SQL]
     assert _without(fast) == _without(rows)
     assert fast["tables"]["events"] == {"read": 6, "changed": 5, "quarantined": 1}
-    quarantined = _quarantined(conn, fast["load_id"])
-    assert quarantined == _quarantined(conn, rows["load_id"])
+    quarantined = _quarantined(conn, fast)
+    assert quarantined == _quarantined(conn, rows)
     assert len(quarantined) == 1 and reason in quarantined[0][2]
     if reason.startswith("is not"):  # the row path's own verdict: the line's number and text
         assert quarantined[0][2].startswith("line 3 ")

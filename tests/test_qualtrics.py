@@ -140,7 +140,7 @@ def test_format_faults_quarantine_exact_rows_and_load_the_rest(
         "read": len(population) + len(repeated), "changed": len(population) - len(bad),
         "quarantined": len(bad)}
     reasons = sorted(row[0] for row in conn.execute(
-        "select reason from raw_meta.quarantine where load_id = %s", (summary["load_id"],)))
+        "select reason from raw_meta.quarantine where load_id = any(%s)", (summary["load_ids"],)))
     fields = len(sim.columns(Faults.parse(faults)))
     ragged_reason = f"the row has {fields + 1 if drift == 'extra_columns' else fields - 1} fields, " \
                     f"the header {fields}"
@@ -176,6 +176,13 @@ def test_unreadable_file_is_quarantined_once_and_other_files_load(
     assert first["files"]["klanttevredenheid.csv"]["status"] == "loaded"
     assert first["tables"]["files"]["quarantined"] == 1
     assert second["files"]["kapot.csv"] == {"status": "unchanged"}
+    assert len(first["load_ids"]) == 2 and second["load_ids"] == [], "a load per new file"
+    rejected = conn.execute("select sha256, reason from raw_meta.rejected_files where path = %s",
+                            (f"{scratch_schema}:kapot.csv",)).fetchall()
+    assert rejected == [(loader.file_digest(broken)[0], first["files"]["kapot.csv"]["error"])]
+    statuses = [row[0] for row in conn.execute("select status from raw_meta.loads where load_id = any(%s) "
+                                               "order by load_id", (first["load_ids"],))]
+    assert statuses == ["rejected", "succeeded"], "kapot.csv sorts first"
 
 
 def test_load_that_dies_midway_then_reruns_ends_as_one_clean_run(
@@ -194,7 +201,7 @@ def test_load_that_dies_midway_then_reruns_ends_as_one_clean_run(
         with pytest.raises(psycopg.errors.CheckViolation):
             ingest_qualtrics_drop(warehouse_url, tmp_path, schema=scratch_schema)
         assert conn.execute("select to_regclass(%s)", (f"{scratch_schema}.responses",)).fetchone()[0] is None
-        assert conn.execute("select to_regclass(%s)", (f"{scratch_schema}.files",)).fetchone()[0] is None, \
+        assert conn.execute(f"select count(*) from {scratch_schema}.files").fetchone()[0] == 0, \
             "the file is not registered, so the rerun reads it again"
         conn.execute(f"drop table {scratch_schema}.answers")
         conn.commit()

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from social_value.bulk_copy import CHUNK, DeclinedError
+from social_value.drop_limits import DropLimits
 
 
 def escape(data: bytes) -> bytes:
@@ -73,14 +74,19 @@ class JsonDocs:
                 self._copy.write(escape(chunk))
         self._copy.write(b"\n")
 
-    def add_lines(self, handle: BinaryIO, *values: str | None) -> None:
+    def add_lines(self, handle: BinaryIO, *values: str | None, max_line: int | None = None) -> None:
         """Every line of an NDJSON file as a document. A blank line makes Postgres refuse the
-        batch (the row path skips it), as does a BOM or a line that is not JSON."""
+        batch (the row path skips it), as does a BOM or a line that is not JSON. A line longer than
+        `max_line` (default: the drop limits' record size) is declined: the row path quarantines
+        it without holding it."""
+        max_line = DropLimits.from_env().max_record_bytes if max_line is None else max_line
         prefix = b"".join((b"\\N" if v is None else escape(v.encode("utf-8"))) + b"\t" for v in values)
         pending = b""
         while chunk := handle.read(CHUNK):
             lines = (pending + chunk).split(b"\n")
             pending = lines.pop()
+            if len(pending) > max_line or any(len(line) > max_line for line in lines):
+                raise DeclinedError(f"a line is over {max_line:,} bytes (SVW_DROP_MAX_RECORD_MB)")
             self._write_lines(prefix, lines)
         if pending.strip():
             self._write_lines(prefix, [pending])

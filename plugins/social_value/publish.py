@@ -89,6 +89,20 @@ alter table audit.load_quarantine add column if not exists resolved_by_resolutio
 comment on column audit.load_quarantine.resolved_by_resolution is 'Of the rows this load quarantined,'
     ' how many a later load resolved, by resolution (recovered: landed after all; superseded,'
     ' not_returned: the source no longer has them); see raw_meta.quarantine.resolved_load_id.';
+create table if not exists audit.rejected_files (
+    source text not null,
+    path text not null,
+    sha256 text not null,
+    size_bytes bigint not null,
+    member text,
+    reason text not null,
+    load_id bigint not null,
+    rejected_at timestamptz not null,
+    refreshed_at timestamptz not null default now(),
+    primary key (source, path, sha256)
+);
+comment on table audit.rejected_files is 'Dropped files the loader could not read (nothing of them'
+    ' landed), the member at fault and why; copied from raw_meta.rejected_files by every build.';
 create or replace view audit.live_publication_tests as
 with live as (
     select * from audit.publications order by publication_id desc limit 1
@@ -127,6 +141,15 @@ on conflict (load_id) do update set
     rows_loaded = excluded.rows_loaded, rows_quarantined = excluded.rows_quarantined,
     quarantined_by_reason = excluded.quarantined_by_reason,
     resolved_by_resolution = excluded.resolved_by_resolution, refreshed_at = now()
+"""
+
+
+# A file is read again once its content changes, so a rejection stays listed (the sha256 says which
+# content was refused) and a later landing of the same name shows in raw_meta.files.
+REJECTED_FILES_SUMMARY = """
+insert into audit.rejected_files (source, path, sha256, size_bytes, member, reason, load_id, rejected_at)
+select source, path, sha256, size_bytes, member, reason, load_id, rejected_at from raw_meta.rejected_files
+on conflict (source, path, sha256) do nothing
 """
 
 
@@ -232,11 +255,25 @@ def begin_candidate(conn: psycopg.Connection, build_id: str, dag_run_id: str | N
     load_ids = register_build(conn, build_id, dag_run_id)
     summarise_quarantine(conn)
     skipped_days.refresh_audit(conn)
+    copy_rejected_files(conn)
     _set_stamp(conn, CANDIDATE, f"building {build_id}")
     for candidate, _, _ in TIERS:
         for table in _tables(conn, candidate):
             conn.execute(sql.SQL("drop table {} cascade").format(sql.Identifier(candidate, table)))
     return load_ids, full_refresh
+
+
+def copy_rejected_files(conn: psycopg.Connection) -> None:
+    """raw_meta.rejected_files into audit.rejected_files (once a file drop has created it). The
+    loader creates it, so the transformer may read it; one created by another role is readable
+    once the setup (which every build DAG run starts with) has granted it."""
+    if not _relation_exists(conn, "raw_meta", "rejected_files"):
+        return
+    if not conn.execute("select has_table_privilege('raw_meta.rejected_files', 'select')").fetchone()[0]:
+        log.warning("cannot read raw_meta.rejected_files as %s: audit.rejected_files not refreshed "
+                    "(run the setup to grant it)", conn.info.user)
+        return
+    conn.execute(REJECTED_FILES_SUMMARY)
 
 
 def finish_candidate(conn: psycopg.Connection, build_id: str, run_results: Path) -> dict:

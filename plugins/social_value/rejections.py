@@ -1,16 +1,17 @@
-"""A dropped file rejected whole, with the reason: nothing of it lands, and retrying cannot help.
+"""A dropped file that must be rejected whole: it is not what its source sends (not an archive,
+corrupt, over a size limit, an unknown layout, required columns missing).
 
-Raised by a file's reader when the file as a whole is unusable (e.g. an events CSV without a
-required column); file-drop ingestion records it where auditors look and lands the files beside it.
+Raised by connectors; the file-drop ingest (ingest/file_drops.py) records the file, member and
+reason where auditors see them and does not read the file again until its content changes.
 """
 
 from __future__ import annotations
 
 
 class RejectedFileError(ValueError):
-    """`file` (and `member`, for an archive) rejected for `reason`."""
+    """`file` cannot be landed (`member`: the part of an archive at fault, if any) for `reason`."""
 
     def __init__(self, file: str, reason: str, member: str | None = None) -> None:
-        self.file, self.member, self.reason = file, member, reason
+        self.file, self.reason, self.member = file, reason, member
         where = f"{file}:{member}" if member else file
-        super().__init__(f"{where} rejected: {reason}")
+        super().__init__(f"{where}: {reason}")

@@ -31,7 +31,10 @@ from psycopg import sql
 from social_value.bulk_copy import DeclinedError
 from social_value.bulk_json import JsonDocs, extra_of
 from social_value.cast_rules import TIMESTAMP
+from social_value.connectors.bounded_lines import bounded_lines, csv_lines
 from social_value.connectors.json_expand import insert, record
+from social_value.connectors.json_stream import Oversized
+from social_value.drop_limits import DropLimits
 from social_value.loader import BatchStats, RawTable, Rejected, Stage
 from social_value.rejections import RejectedFileError
 
@@ -51,12 +54,17 @@ def table(schema: str = SCHEMA) -> RawTable:
 
 
 def read_events(path: Path) -> Iterator[dict | Rejected]:
+    max_bytes = DropLimits.from_env().max_record_bytes
     if path.suffix == ".csv":
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            yield from csv.DictReader(handle)
+            yield from csv.DictReader(csv_lines(handle, max_bytes))
         return
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in bounded_lines(handle, max_bytes):
+            if isinstance(raw, Oversized):
+                yield Rejected(f"line {number} is {raw.chars:,} bytes, over the limit of {max_bytes:,} "
+                               "(SVW_DROP_MAX_RECORD_MB)", raw.head)
+                continue
             try:
                 line = raw.decode("utf-8").lstrip("\ufeff")
             except UnicodeDecodeError as error:

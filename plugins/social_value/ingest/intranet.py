@@ -23,7 +23,9 @@ from social_value.connectors import activity_events
 from social_value.connectors import msgraph_reports as msgraph
 from social_value.connectors import slack_export as slack
 from social_value.connectors import viva_engage_export as export
+from social_value.drop_limits import DropLimits
 from social_value.ingest import file_drops
+from social_value.rejections import RejectedFileError
 
 log = logging.getLogger(__name__)
 
@@ -190,19 +192,27 @@ SLACK_PEOPLE = {"users": ("email", "id", "slack"), "channels": (None, None, None
 
 def ingest_slack_drop(warehouse_url: str, drop_dir: Path, schema: str = slack.SCHEMA,
                       pseudonym_key: str | None = None) -> dict:
-    """Land every Slack workspace export ZIP under <drop_dir>/slack.
+    """Land every Slack workspace export ZIP under <drop_dir>/slack, each on its own (file_drops).
 
     An export's JSON files are COPYed as documents and expanded by Postgres (slack.copy_export);
-    an export it refuses is read row by row, whole, by the readers."""
+    an export it refuses, or with a member too large to read whole, is streamed row by row by the
+    readers. A file that is not a ZIP or not a Slack export, or holds a member over the limits or
+    that is not a JSON array of objects, is rejected (drop_limits, slack.check_export)."""
     folder = drop_dir / "slack"
     tables = slack.tables(schema)
+    limits = DropLimits.from_env()
 
     def land(conn: psycopg.Connection, path: Path, load_id: int) -> dict:
         erased = erasure.ErasedPeople.load(conn, pseudonym_key)
-        stages = {name: loader.Stage(conn, tables[name], load_id, "slack") for name in tables}
-        stats = {name: loader.BatchStats() for name in tables}
-        with zipfile.ZipFile(path) as archive:
-            _stage_slack_export(conn, archive, path.name, stages, stats, erased)
+        try:
+            archive = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as error:
+            raise RejectedFileError(path.name, f"not a ZIP archive ({error})") from error
+        with archive:
+            slack.check_export(archive, limits)
+            stages = {name: loader.Stage(conn, tables[name], load_id, "slack") for name in tables}
+            stats = {name: loader.BatchStats() for name in tables}
+            _stage_slack_export(conn, archive, path.name, stages, stats, erased, limits)
         out = {}
         for name in tables:  # users first: the ids of erased people's accounts drop their messages
             bulk_copy.finish(stages[name], stats[name], erased, name, *SLACK_PEOPLE[name])
@@ -215,14 +225,14 @@ def ingest_slack_drop(warehouse_url: str, drop_dir: Path, schema: str = slack.SC
 
 def _stage_slack_export(conn: psycopg.Connection, archive: zipfile.ZipFile, name: str,
                         stages: dict[str, loader.Stage], stats: dict[str, loader.BatchStats],
-                        erased: erasure.ErasedPeople) -> None:
-    """The export into the stages: as documents, or if Postgres refuses them, row by row."""
+                        erased: erasure.ErasedPeople, limits: DropLimits | None = None) -> None:
+    """The export into the stages: as documents, or if declined or refused, row by row."""
     staged: dict[str, int] = {}
-    if bulk_json.land(conn, lambda: staged.update(slack.copy_export(conn, archive, stages, name))):
+    if bulk_json.land(conn, lambda: staged.update(slack.copy_export(conn, archive, stages, name, limits))):
         for table, count in staged.items():
             stats[table].read += count
         return
-    log.info("%s: landing row by row (Postgres refused its JSON)", name)
+    log.info("%s: landing row by row (a member too large to read whole, or JSON Postgres refused)", name)
     readers = {"users": slack.read_users, "channels": slack.read_channels, "messages": slack.read_messages}
     for table, reader in readers.items():
         records = erased.skip(reader(archive), table, *SLACK_PEOPLE[table])

@@ -1,7 +1,8 @@
 """Ingest customer surveys: SurveyMonkey over its API and Qualtrics CSV exports from the drop folder.
 
-Both land in one load and one transaction: rows, quarantined records, bookkeeping and the
-watermark (SurveyMonkey) or the file register (Qualtrics) become visible together or not at all.
+SurveyMonkey lands in one load and one transaction, each Qualtrics file in one of its own: rows,
+quarantined records, bookkeeping and the watermark (SurveyMonkey) or the file register (Qualtrics)
+become visible together or not at all.
 
 A survey's SurveyMonkey response pages are COPYed as documents and turned into response and answer
 rows by Postgres (surveymonkey_copy); a survey Postgres refuses, and every survey's details, are
@@ -29,7 +30,7 @@ from psycopg import sql
 from social_value import bulk_copy, loader
 from social_value.connectors import qualtrics as qx
 from social_value.connectors import surveymonkey as sm
-from social_value.ingest import qualtrics_copy, surveymonkey_copy, surveymonkey_recovery
+from social_value.ingest import file_drops, qualtrics_copy, surveymonkey_copy, surveymonkey_recovery
 from social_value.loader import QuarantineError, RawTable
 
 log = logging.getLogger(__name__)
@@ -234,43 +235,89 @@ class _AnswerKeys:
 
 
 def ingest_qualtrics_drop(warehouse_url: str, drop_dir: str | Path, schema: str = qx.SCHEMA) -> dict:
-    """Land every Qualtrics export under `drop_dir`/qualtrics that is new or changed since last time.
+    """Land every Qualtrics export under `drop_dir`/qualtrics that is new or changed since last time,
+    each file in a load and transaction of its own (one bad file never holds back another).
 
     Files are registered by name with their sha256: an unchanged file is skipped, a changed one is
     merged again (on ResponseId). A file whose header cannot be read is quarantined whole and
-    registered as rejected, so it is reported once, not every day.
+    registered as rejected, so it is reported once, not every day; one that fails to read later
+    (RejectedFileError, bytes that do not decode) is rejected as file_drops rejects files. Both are
+    listed in raw_meta.rejected_files.
     """
     folder = Path(drop_dir) / "qualtrics"
     tables = qx.tables(schema)
     files = sorted(folder.rglob("*.csv")) if folder.is_dir() else []
     if not folder.is_dir():
         log.warning("no Qualtrics drop folder at %s: nothing to load", folder)
-    with psycopg.connect(warehouse_url) as conn, loader.recorded_load(conn, QUALTRICS, None) as load_id:
-        summary: dict = {"load_id": load_id, "folder": str(folder), "files": {},
-                         "tables": {name: {"read": 0, "changed": 0, "quarantined": 0} for name in tables}}
+    summary: dict = {"load_ids": [], "folder": str(folder), "files": {},
+                     "tables": {name: {"read": 0, "changed": 0, "quarantined": 0} for name in tables}}
+    failed: list[tuple[str, Exception]] = []
+    with psycopg.connect(warehouse_url) as conn:
+        conn.execute(loader.META_DDL)
+        conn.execute(file_drops.REJECTED_DDL)
         loader.ensure_table(conn, tables["files"])
         known = dict(conn.execute(sql.SQL("select name, sha256 from {}").format(
             tables["files"].ident())).fetchall())
-        total = loader.BatchStats()
+        conn.commit()
         for path in files:
             name = path.relative_to(folder).as_posix()
             digest, size = loader.file_digest(path)
             if known.get(name) == digest:
                 summary["files"][name] = {"status": "unchanged"}
-                log.info("load %s: %s unchanged (sha256 %s…), skipped", load_id, name, digest[:12])
+                log.info("%s unchanged (sha256 %s…), skipped", name, digest[:12])
                 continue
-            entry = _load_file(conn, tables, path, name, load_id, summary["tables"], total)
-            register = {"name": name, "sha256": digest, "bytes": str(size),
-                        **{k: None if v is None else str(v) for k, v in entry.items()}}
-            stats = loader.merge_batch(conn, tables["files"], [(name, register)], load_id, QUALTRICS)
-            for key, value in stats.counts().items():
-                summary["tables"]["files"][key] += value
+            if file_drops.rejected_before(conn, QUALTRICS, f"{schema}:{name}", digest):
+                summary["files"][name] = {"status": "unchanged"}
+                log.warning("%s was rejected before and is unchanged (sha256 %s…), skipped", name,
+                            digest[:12])
+                continue
+            load_id = loader.start_load(conn, QUALTRICS, None)
+            summary["load_ids"].append(load_id)
+            counts = {table: {"read": 0, "changed": 0, "quarantined": 0} for table in tables}
+            total = loader.BatchStats()
+            try:
+                entry = _load_file(conn, tables, path, name, load_id, counts, total)
+                register = {"name": name, "sha256": digest, "bytes": str(size),
+                            **{k: None if v is None else str(v) for k, v in entry.items()}}
+                stats = loader.merge_batch(conn, tables["files"], [(name, register)], load_id, QUALTRICS)
+                for key, value in stats.counts().items():
+                    counts["files"][key] += value
+                loader.finish_load(conn, load_id, total)
+                if entry["status"] == "rejected":
+                    file_drops.note_rejection(conn, QUALTRICS, f"{schema}:{name}", digest, size, load_id,
+                                              {"member": None, "reason": entry["error"]})
+                    conn.execute("update raw_meta.loads set status = 'rejected', error = %s "
+                                 "where load_id = %s", (f"{name}: {entry['error']}"[:4000], load_id))
+                conn.commit()
+            except file_drops.UNREADABLE as error:
+                rejection = file_drops.rejection_of(error)
+                file_drops.record_rejection(conn, QUALTRICS, f"{schema}:{name}", digest, size, load_id,
+                                            rejection)
+                entry = {"format": None, "rows_read": 0, "rows_quarantined": 0, "status": "rejected",
+                         "error": rejection["reason"]}
+                counts = {}
+            except Exception as error:
+                error.add_note(f"while landing Qualtrics file {name} (load {load_id})")
+                if isinstance(error, psycopg.OperationalError):
+                    raise
+                loader.fail_load(conn, load_id, f"{name}: {type(error).__name__}: {error}")
+                failed.append((name, error))
+                log.exception("load %s: %s failed; landing the other files", load_id, name)
+                continue
+            for table, table_counts in counts.items():
+                for key, value in table_counts.items():
+                    summary["tables"][table][key] += value
             summary["files"][name] = entry
-            log.info("load %s: %s %s", load_id, name, entry)
-        loader.finish_load(conn, load_id, total)
-        conn.commit()
-        log.info("load %s committed: %s", load_id, summary["tables"])
-        return summary
+            report = log.warning if entry["status"] == "rejected" else log.info
+            report("load %s: %s %s", load_id, name, entry)
+    if failed:
+        first = failed[0][1]
+        if len(failed) > 1:
+            first.add_note(f"{len(failed)} Qualtrics files failed to land: "
+                           + ", ".join(n for n, _ in failed))
+        raise first
+    log.info("Qualtrics drop landed: %s", summary["tables"])
+    return summary
 
 
 def _load_file(conn: psycopg.Connection, tables: dict[str, RawTable], path: Path, name: str,

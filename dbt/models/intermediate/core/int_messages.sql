@@ -5,7 +5,8 @@
     - Human message: sent by a known person, not a system/join/tombstone message, not deleted.
       Viva Engage: sender_type 'user', a sender in the user directory, message_type not system,
       join or tombstone, deleted_at empty. Slack: a non-bot member without bot_id, and no subtype
-      or one that people write (thread_broadcast, file_share, me_message); joins, bot messages,
+      or one that people write (thread_broadcast, file_share, me_message, and file_comment: a
+      comment on a file in older exports, its author landed as the user); joins, bot messages,
       tombstones and other channel events are not human.
     - Thread starter: Viva Engage replied_to_id empty; Slack no thread_ts or thread_ts = ts.
     - Question: a human thread starter (a post) with message_type 'question', or whose text ends in '?' once
@@ -118,7 +119,7 @@ slack as (
             and slack_messages.slack_bot_id is null
             and slack_messages.message_type = 'message'
             and coalesce(slack_messages.message_subtype, 'none')
-            in ('none', 'thread_broadcast', 'file_share', 'me_message')
+            in ('none', 'thread_broadcast', 'file_share', 'file_comment', 'me_message')
         ) as is_human,
         slack_messages.load_id,
         slack_users.load_id as sender_load_id
