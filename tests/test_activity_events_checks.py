@@ -9,6 +9,7 @@ import csv
 import json
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from social_value.ingest.intranet import ingest_activity_events_drop
 from social_value.rejections import RejectedFileError
@@ -26,9 +27,10 @@ def _write_csv(path, header, rows) -> None:
         writer.writerows(rows)
 
 
-def _quarantined(conn, load_id) -> list[tuple]:
+def _quarantined(conn, summary: dict) -> list[tuple]:
+    """What the summary's loads (one per file) quarantined."""
     return conn.execute("select origin, reason, payload::jsonb ->> 'event_id' from raw_meta.quarantine "
-                        "where load_id = %s order by quarantine_id", (load_id,)).fetchall()
+                        "where load_id = any(%s) order by quarantine_id", (summary["load_ids"],)).fetchall()
 
 
 def test_a_csv_without_a_required_column_is_rejected_naming_it(tmp_path, conn, scratch_schema, warehouse_url):
@@ -36,18 +38,21 @@ def test_a_csv_without_a_required_column_is_rejected_naming_it(tmp_path, conn, s
     folder.mkdir()
     header = [name for name in HEADER if name != "user_email"]
     _write_csv(folder / "events.csv", header, [row[:2] + row[3:] for row in ROWS])
-    with pytest.raises(RejectedFileError, match=r"events\.csv rejected: the header lacks required "
-                                                r"column\(s\) user_email \(it has: event_id, ") as error:
-        ingest_activity_events_drop(warehouse_url, tmp_path, schema=scratch_schema)
-    assert error.value.file == "events.csv" and error.value.member is None
+    _write_csv(folder / "good.csv", HEADER, ROWS)
+    summary = ingest_activity_events_drop(warehouse_url, tmp_path, schema=scratch_schema)
+    rejected = summary["rejected"]["events.csv"]
+    assert rejected["member"] is None
+    assert rejected["reason"].startswith("the header lacks required column(s) user_email (it has: event_id, ")
+    assert summary["files"]["good.csv"]["events"]["changed"] == 2, "the file beside it lands"
     status, reason = conn.execute("select status, error from raw_meta.loads where source = 'activity_events' "
-                                  "order by load_id desc limit 1").fetchone()
-    assert status == "failed" and "lacks required column(s) user_email" in reason
-    assert conn.execute("select to_regclass(%s)", (f"{scratch_schema}.events",)).fetchone() == (None,)
-    from airflow.sdk.exceptions import AirflowFailException
-
+                                  "and load_id = any(%s) and error is not null", (summary["load_ids"],)
+                                  ).fetchone()
+    assert status == "rejected" and "lacks required column(s) user_email" in reason
+    # Not read again (nor retried) until its content changes.
+    again = ingest_activity_events_drop(warehouse_url, tmp_path, schema=scratch_schema)
+    assert again["still_rejected"] == ["events.csv"] and again["load_ids"] == []
     with pytest.raises(AirflowFailException, match="not retried"), fail_fast_on_permanent_errors():
-        ingest_activity_events_drop(warehouse_url, tmp_path, schema=scratch_schema)
+        raise RejectedFileError("events.csv", "the header lacks required column(s) user_email")
 
 
 def test_an_event_id_with_other_content_is_quarantined_across_files_and_loads(tmp_path, conn, scratch_schema,
@@ -63,7 +68,7 @@ def test_an_event_id_with_other_content_is_quarantined_across_files_and_loads(tm
     assert first["files"]["b-second.ndjson"]["events"] == {"read": 1, "changed": 0, "quarantined": 1,
                                                            "skipped_erased": 0}
     reason = "event_id was landed before with other content (the landed event is kept)"
-    assert _quarantined(conn, first["load_id"]) == [("b-second.ndjson", reason, "evt-1")]
+    assert _quarantined(conn, first) == [("b-second.ndjson", reason, "evt-1")]
     kept = conn.execute(f'select user_email, object_type, _extra from "{scratch_schema}".events '
                         "where event_id = 'evt-1'").fetchone()
     assert kept == ("a@example.org", None, {"channel": "web"})
@@ -74,7 +79,7 @@ def test_an_event_id_with_other_content_is_quarantined_across_files_and_loads(tm
     assert list(again["files"]) == ["c-resent.csv"]
     assert again["files"]["c-resent.csv"]["events"] == {"read": 2, "changed": 0, "quarantined": 0,
                                                         "skipped_erased": 0}
-    assert _quarantined(conn, again["load_id"]) == []
+    assert _quarantined(conn, again) == []
 
 
 def test_an_erased_persons_bad_events_are_skipped_not_quarantined(tmp_path, conn, env, scratch_schema,
@@ -100,5 +105,5 @@ def test_an_erased_persons_bad_events_are_skipped_not_quarantined(tmp_path, conn
         conn.commit()
     assert summary["files"]["events.ndjson"]["events"] == {"read": 1, "changed": 0, "quarantined": 1,
                                                            "skipped_erased": 1}
-    assert _quarantined(conn, summary["load_id"]) == [
+    assert _quarantined(conn, summary) == [
         ("events.ndjson", "empty required field(s): event_type", "evt-e2")]

@@ -179,11 +179,11 @@ def test_activity_events_land_the_same_through_both_paths(tmp_path, conn, land_b
     assert first == ("2026-10-05T09:12:00+02:00", "view", "17"), "an incomplete later record does not win"
     kept = conn.execute(f'select _extra from "{fast_schema}".events where event_id = \'evt-extra-3\'')
     assert kept.fetchone() == ({"crc": "7"},), "the identical repeat lands once, the other is kept out"
-    quarantined = _quarantined(conn, fast["load_id"])
-    assert quarantined == _quarantined(conn, rows["load_id"])
+    quarantined = _quarantined(conn, fast)
+    assert quarantined == _quarantined(conn, rows)
     assert [reason for _, _, reason in quarantined] == [reason for _, reason in EXTRA_QUARANTINED]
     payloads = conn.execute("select payload::jsonb ->> 'event_id' from raw_meta.quarantine "
-                            "where load_id = %s order by quarantine_id", (fast["load_id"],)).fetchall()
+                            "where load_id = any(%s) order by quarantine_id", (fast["load_ids"],)).fetchall()
     assert [event for (event,) in payloads] == [event for event, _ in EXTRA_QUARANTINED]
 
 

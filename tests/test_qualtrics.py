@@ -261,7 +261,7 @@ def test_legacy_export_with_trailing_commas_lands_without_a_nameless_field(
     assert first["files"]["legacy_2016.csv"] == {
         "format": "legacy", "rows_read": 5, "rows_quarantined": 2, "status": "loaded", "error": None}
     reasons = sorted(r for (r,) in conn.execute(
-        "select reason from raw_meta.quarantine where load_id = %s", (first["load_id"],)))
+        "select reason from raw_meta.quarantine where load_id = any(%s)", (first["load_ids"],)))
     assert reasons == ["a value in column 17, which has no name in the header: 'stray'",
                        "no date: RecordedDate, EndDate and StartDate are all empty"]
     snapshot = _snapshot(conn, scratch_schema)
