@@ -288,9 +288,14 @@ def cmd_airflow(_: argparse.Namespace) -> None:
     simulator = start_simulator() if os.environ.get("SVW_EMBEDDED") else None
     if simulator:
         print(f"source simulator serving on 127.0.0.1:{runtime.simulator_port()}")
-    print("Airflow UI: http://127.0.0.1:8080 (user admin; the password is printed below by airflow "
-          "standalone). Ctrl-C stops Airflow and the simulator.", flush=True)
+    print("Airflow UI: http://127.0.0.1:8080 (user admin; the password is in "
+          f"{Path(os.environ['AIRFLOW_HOME']) / 'simple_auth_manager_passwords.json.generated'}). "
+          "Ctrl-C stops Airflow and the simulator.", flush=True)
     os.environ.setdefault("AIRFLOW__API__PORT", "8080")
+    # This machine only, and every file Airflow writes (its generated admin password too) readable
+    # by this user only.
+    os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
+    os.umask(0o077)
     # standalone starts its components as `airflow ...` from PATH: put this venv first.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     try:
