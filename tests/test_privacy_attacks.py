@@ -155,16 +155,16 @@ def test_erasure_reaches_mentions_quarantine_and_every_id(demo, conn, env):
     slack_id, sf_id = "UATTACK001", "005ATTACK00000001"
     other_ts = "1790000000.000100"
     load_id = conn.execute("select max(load_id) from raw_meta.loads").fetchone()[0]
-    conn.execute("insert into raw_slack.users (id, name, real_name, email, _load_id, _origin) "
-                 "values (%s, 'atta', %s, %s, %s, 'attack')", (slack_id, name, email, load_id))
-    conn.execute("insert into raw_salesforce.users (\"Id\", \"Email\", \"Name\", _load_id, _origin) "
-                 "values (%s, %s, %s, %s, 'attack')", (sf_id, email.upper(), name, load_id))
+    conn.execute("insert into raw_slack.users (id, name, real_name, email, _load_id, _loaded_at, _origin) "
+                 "values (%s, 'atta', %s, %s, %s, now(), 'attack')", (slack_id, name, email, load_id))
+    conn.execute("insert into raw_salesforce.users (\"Id\", \"Email\", \"Name\", _load_id, _loaded_at, "
+                 "_origin) values (%s, %s, %s, %s, now(), 'attack')", (sf_id, email.upper(), name, load_id))
     conn.execute("insert into raw_slack.messages (channel_id, ts, \"user\", text, reactions, _load_id, "
-                 "_origin) values ('CATTACK', %s, 'UOTHER0001', %s, %s, %s, 'attack')",
+                 "_loaded_at, _origin) values ('CATTACK', %s, 'UOTHER0001', %s, %s, %s, now(), 'attack')",
                  (other_ts, f"thanks <@{slack_id}> and <@UOTHER0002>",
                   f'[{{"name": "+1", "count": 1, "users": ["{slack_id}"]}}]', load_id))
-    conn.execute("insert into raw_salesforce.opportunities (\"Id\", \"OwnerId\", _load_id, _origin) "
-                 "values ('006ATTACK00000001', %s, %s, 'attack')", (sf_id, load_id))
+    conn.execute("insert into raw_salesforce.opportunities (\"Id\", \"OwnerId\", _load_id, _loaded_at, "
+                 "_origin) values ('006ATTACK00000001', %s, %s, now(), 'attack')", (sf_id, load_id))
     conn.execute("insert into raw_meta.quarantine (load_id, source, stream, origin, reason, payload) "
                  "values (%s, 'slack', 'users', 'attack', 'no key', %s)",
                  (load_id, f'{{"real_name": "{name}", "id": "{slack_id}"}}'))
