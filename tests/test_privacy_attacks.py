@@ -214,3 +214,33 @@ def test_min_group_size_can_be_raised_and_the_unit_tests_still_pass(demo, env, t
     summary = summarise(tmp_path / "run_results.json")
     assert done.returncode == 0, done.stdout[-3000:]
     assert summary["tests"] > 0 and summary["tests_passed"] == summary["tests"]
+
+
+def test_compiled_sql_names_no_source_id_and_its_cache_is_private(demo, conn, env, tmp_path):
+    """The incremental models' redo lists reach Postgres as sub-selects: no Slack user id or survey
+    response id is written into compiled SQL (dbt's target/, the cosmos cache), which is private."""
+    from social_value.cosmos_build import private_cache_dir
+    from social_value.dbt_runner import DBT_DIR, dbt_env
+
+    ids = {value for (value,) in conn.execute(
+        "select id from raw_slack.users union select response_id from raw_surveymonkey.responses")}
+    assert len(ids) > 10
+    # Compiled as the next build would: incremental, the redo lists read from the built tables.
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "compile", "-s", "int_messages",
+         "int_survey_response_fields", "--target-path", str(tmp_path), "--project-dir", str(DBT_DIR)],
+        cwd=DBT_DIR, env={**confined_env(), **dbt_env(role_url("transformer"))},
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:]
+    compiled = list((tmp_path / "compiled").rglob("int_messages.sql"))
+    assert compiled and "any(array(" in compiled[0].read_text()
+    cache = private_cache_dir()
+    assert cache.stat().st_mode & 0o077 == 0
+    scanned = 0
+    for folder in (tmp_path, DBT_DIR / "target", cache):
+        for path in folder.rglob("*.sql"):
+            text = path.read_text(errors="replace")
+            scanned += 1
+            leaked = [value for value in ids if f"'{value}'" in text]
+            assert not leaked, f"{path} names source ids {leaked[:3]}"
+    assert scanned > 20

@@ -6,29 +6,38 @@ source as (
 
 ),
 
+pseudonym_key as (
+
+    select * from {{ source('svw_private', 'pseudonym_key') }}
+
+),
+
 renamed as (
 
     select
-        "Id" as opportunity_id,
-        left("Id", 15) as opportunity_id_15,
-        nullif(trim("AccountId"), '') as account_id,
-        nullif(trim("OwnerId"), '') as owner_salesforce_user_id,
-        nullif(trim("Amount"), '')::numeric as amount,
-        nullif(trim("Probability"), '')::numeric as probability_percent,
-        nullif(trim("StageName"), '') as stage_name,
-        nullif(trim("ForecastCategoryName"), '') as forecast_category,
-        nullif(trim("Type"), '') as opportunity_type,
-        nullif(trim("LeadSource"), '') as lead_source,
-        nullif(trim("CloseDate"), '')::date as close_date,
-        coalesce(lower("IsClosed") = 'true', false) as is_closed,
-        coalesce(lower("IsWon") = 'true', false) as is_won,
-        coalesce(lower("IsDeleted") = 'true', false) as is_deleted,
-        {{ to_utc('"CreatedDate"') }} as created_at,
-        {{ to_utc('"LastModifiedDate"') }} as modified_at,
-        {{ to_utc('"SystemModstamp"') }} as system_modified_at,
-        _load_id as load_id
+        source."Id" as opportunity_id,
+        left(source."Id", 15) as opportunity_id_15,
+        nullif(trim(source."AccountId"), '') as account_id,
+        -- The owner's user id, keyed as stg_salesforce__users.salesforce_user_key: no source
+        -- user id passes staging.
+        {{ person_key("'salesforce-user:' || nullif(trim(source.\"OwnerId\"), '')") }} as owner_user_key,
+        nullif(trim(source."Amount"), '')::numeric as amount,
+        nullif(trim(source."Probability"), '')::numeric as probability_percent,
+        nullif(trim(source."StageName"), '') as stage_name,
+        nullif(trim(source."ForecastCategoryName"), '') as forecast_category,
+        nullif(trim(source."Type"), '') as opportunity_type,
+        nullif(trim(source."LeadSource"), '') as lead_source,
+        nullif(trim(source."CloseDate"), '')::date as close_date,
+        coalesce(lower(source."IsClosed") = 'true', false) as is_closed,
+        coalesce(lower(source."IsWon") = 'true', false) as is_won,
+        coalesce(lower(source."IsDeleted") = 'true', false) as is_deleted,
+        {{ to_utc('source."CreatedDate"') }} as created_at,
+        {{ to_utc('source."LastModifiedDate"') }} as modified_at,
+        {{ to_utc('source."SystemModstamp"') }} as system_modified_at,
+        source._load_id as load_id
 
     from source
+    cross join pseudonym_key
 
 )
 
