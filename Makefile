@@ -87,7 +87,7 @@ docs: install
 	@$(SVW) docs $(if $(PORT),--port $(PORT))
 
 erase: install
-	@$(SVW) erase --email "$(EMAIL)"
+	@$(SVW) erase --email "$(EMAIL)" $(if $(DRY_RUN),--dry-run)
 
 clean: stop
 	rm -rf .svw dbt/target dbt/logs

@@ -117,10 +117,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from pathlib import Path
 
 import psycopg
 
-MIN_GROUP_SIZE = 5
+
+def _project_var(name: str) -> int:
+    """A numeric var of dbt_project.yml, so the reference follows the project's setting."""
+    text = (Path(__file__).resolve().parents[1] / "dbt" / "dbt_project.yml").read_text()
+    return int(re.search(rf"^\s+{name}:\s*(\d+)", text, re.M).group(1))
+
+
+MIN_GROUP_SIZE = _project_var("min_group_size")
 MINUTES_SAVED_PER_ANSWER = 15
 ALL = "ALL"
 QUOTE_STAGE = "Proposal/Price Quote"

@@ -96,12 +96,12 @@ def test_an_erased_persons_bad_events_are_skipped_not_quarantined(tmp_path, conn
                "event_type": ""}]
     (folder / "events.ndjson").write_text("".join(json.dumps(event) + "\n" for event in events))
     key = person_key(email, env["SVW_PSEUDONYM_KEY"])
-    conn.execute("insert into raw_meta.erasures (person_key) values (%s)", (key,))
+    conn.execute("insert into svw_private.erasures (person_key) values (%s)", (key,))
     conn.commit()
     try:
         summary = ingest_activity_events_drop(warehouse_url, tmp_path, schema=scratch_schema)
     finally:
-        conn.execute("delete from raw_meta.erasures where person_key = %s", (key,))
+        conn.execute("delete from svw_private.erasures where person_key = %s", (key,))
         conn.commit()
     assert summary["files"]["events.ndjson"]["events"] == {"read": 1, "changed": 0, "quarantined": 1,
                                                            "skipped_erased": 1}

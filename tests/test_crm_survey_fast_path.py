@@ -131,7 +131,7 @@ def test_salesforce_keyless_record_and_erased_user_as_row_by_row(
              user(3, Id="005C", Email=" Erased@Example.org ", Nickname__c={"b": 1, "a": [True, None]})]
     key = "fast-path-test-key"  # its own key: no other test's people match this erasure
     conn.execute(loader.META_DDL)
-    conn.execute("insert into raw_meta.erasures (person_key) values (%s)",
+    conn.execute("insert into svw_private.erasures (person_key) values (%s)",
                  (person_key("erased@example.org", key),))
     conn.commit()
     try:
@@ -143,7 +143,7 @@ def test_salesforce_keyless_record_and_erased_user_as_row_by_row(
         row_summary = crm.ingest_salesforce(warehouse_url, source, UNTIL, schema=rows, pseudonym_key=key)
     finally:
         conn.rollback()
-        conn.execute("delete from raw_meta.erasures where person_key = %s",
+        conn.execute("delete from svw_private.erasures where person_key = %s",
                      (person_key("erased@example.org", key),))
         conn.commit()
     fast_state = _salesforce_state(conn, fast, fast_summary)

@@ -70,7 +70,7 @@ def test_ingest_dags_land_every_source_with_exact_counts(demo, conn):
     from social_value.simulator.organisation import Scale, groups, users
 
     scale = Scale()
-    keys = {row[0] for row in conn.execute("select person_key from raw_meta.erasures")}
+    keys = {row[0] for row in conn.execute("select person_key from svw_private.erasures")}
 
     def erased(email: str | None) -> bool:  # people other tests erased are skipped by every load
         return bool(email) and person_key(email, os.environ["SVW_PSEUDONYM_KEY"]) in keys

@@ -244,13 +244,13 @@ def test_erased_people_are_skipped_and_counted_on_both_paths(tmp_path, conn, env
     key = person_key(email, env["SVW_PSEUDONYM_KEY"])
     _events_drop(tmp_path)
     _slack_drop(tmp_path)
-    conn.execute("insert into raw_meta.erasures (person_key) values (%s)", (key,))
+    conn.execute("insert into svw_private.erasures (person_key) values (%s)", (key,))
     conn.commit()
     try:
         (fast_events, fast), (row_events, rows) = land_both(ingest_activity_events_drop, tmp_path)
         (fast_slack, fast_s), (row_slack, rows_s) = land_both(ingest_slack_drop, tmp_path)
     finally:
-        conn.execute("delete from raw_meta.erasures where person_key = %s", (key,))
+        conn.execute("delete from svw_private.erasures where person_key = %s", (key,))
         conn.commit()
     assert land_both.fast == [True, True]
     assert _without(fast) == _without(rows) and _without(fast_s) == _without(rows_s)

@@ -186,7 +186,7 @@ def test_gdpr_erasure_through_raw_core_and_marts(demo, conn, env, serve_simulato
         source = SourceConnection(*serve_simulator(organisation.Scale()))
         summary = ingest_viva_engage(role_url("loader"), source, datetime(2026, 11, 1, tzinfo=UTC),
                                      pseudonym_key=env["SVW_PSEUDONYM_KEY"])
-        erased_keys = {row[0] for row in conn.execute("select person_key from raw_meta.erasures")}
+        erased_keys = {row[0] for row in conn.execute("select person_key from svw_private.erasures")}
         exported = sum(person_key(u["email"], env["SVW_PSEUDONYM_KEY"]) in erased_keys
                        for u in organisation.users(organisation.Scale()))
         assert key in erased_keys and summary["tables"]["users"]["skipped_erased"] == exported
@@ -196,5 +196,5 @@ def test_gdpr_erasure_through_raw_core_and_marts(demo, conn, env, serve_simulato
     finally:
         # Later tests load the same simulated people into scratch schemas: lift the skip again.
         conn.rollback()
-        conn.execute("delete from raw_meta.erasures where person_key = %s", (key,))
+        conn.execute("delete from svw_private.erasures where person_key = %s", (key,))
         conn.commit()

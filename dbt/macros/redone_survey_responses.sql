@@ -1,28 +1,23 @@
 {#-
     The survey responses an incremental build of int_survey_response_fields redoes: every response
     with a row loaded after `since_load_id`, the response itself or any of its answers (SurveyMonkey
-    answers; its custom variables are columns of the response row; Qualtrics export fields). Read
-    before the model's query runs and returned as constants, {'surveymonkey': [...], 'qualtrics':
-    [...]}, so the filters reach the raw tables' indexes (BRIN on _load_id here, the response id
-    keys in the model), as changed_senders does for int_messages.
+    answers; its custom variables are columns of the response row; Qualtrics export fields).
+    Returned as sub-selects, {'surveymonkey': sql, 'qualtrics': sql}, that sent_by evaluates once
+    per query, so compiled SQL names no response id and the filters still reach the raw tables'
+    indexes (BRIN on _load_id here, the response id keys in the model), as changed_senders does
+    for int_messages.
 -#}
 {% macro redone_survey_responses(since_load_id) -%}
-    {%- set query -%}
-        select 'surveymonkey', response_id from {{ ref('stg_surveymonkey__responses') }}
-        where load_id > {{ since_load_id }}
-        union
-        select 'surveymonkey', response_id from {{ ref('stg_surveymonkey__answers') }}
-        where load_id > {{ since_load_id }}
-        union
-        select 'qualtrics', response_id from {{ ref('stg_qualtrics__responses') }}
-        where load_id > {{ since_load_id }}
-        union
-        select 'qualtrics', response_id from {{ ref('stg_qualtrics__answers') }}
-        where load_id > {{ since_load_id }}
-    {%- endset -%}
-    {%- set redone = {'surveymonkey': [], 'qualtrics': []} -%}
-    {%- for row in run_query(query).rows if row[1] is not none -%}
-        {%- do redone[row[0]].append(row[1]) -%}
+    {%- set redone = {} -%}
+    {%- for source in ['surveymonkey', 'qualtrics'] -%}
+        {%- set query -%}
+            select response_id from {{ ref('stg_' ~ source ~ '__responses') }}
+            where load_id > {{ since_load_id }}
+            union
+            select response_id from {{ ref('stg_' ~ source ~ '__answers') }}
+            where load_id > {{ since_load_id }}
+        {%- endset -%}
+        {%- do redone.update({source: query}) -%}
     {%- endfor -%}
     {{- return(redone) -}}
 {%- endmacro %}

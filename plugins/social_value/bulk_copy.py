@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from social_value import loader
-from social_value.erasure import ErasedPeople, person_key
+from social_value.erasure import ErasedPeople
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def drop_erased(stage: loader.Stage, erased: ErasedPeople, stream: str, stats: l
     """Delete the stage's rows about erased people (by email's keyed hash, or by a source id, as
     ErasedPeople.skip does row by row); the ids met with an erased email are remembered for the
     rest of the load. Only the distinct emails are hashed, in Python (Postgres has no HMAC here)."""
-    if not erased.keys:
+    if not erased.active:
         return 0
     conn, ident = stage.conn, stage.ident
     known = erased.ids.setdefault(id_kind, set()) if id_kind else set()
@@ -151,8 +151,7 @@ def drop_erased(stage: loader.Stage, erased: ErasedPeople, stream: str, stats: l
     if email_field:
         found = conn.execute(sql.SQL("select distinct {0} from {1} where {0} is not null").format(
             sql.Identifier(email_field), ident))
-        emails = [email for (email,) in found
-                  if email.strip() and person_key(email.strip(), erased.pseudonym_key) in erased.keys]
+        emails = [email for (email,) in found if erased.email_erased(email)]
     conditions, params = [], []
     if emails:
         conditions.append(sql.SQL("{} = any(%s)").format(sql.Identifier(email_field)))

@@ -85,22 +85,32 @@ def cmd_setup(_: argparse.Namespace) -> None:
 
 def cmd_erase(args: argparse.Namespace) -> None:
     """GDPR erasure of one person through raw, core and marts, then a rebuild of the marts."""
-    from social_value.erasure import erase_person
+    from social_value.erasure import erase_person, valid_email
     from social_value.publish import build_and_publish
 
     if not args.email:
-        raise SystemExit("usage: python -m social_value erase --email person@example.org")
+        raise SystemExit("usage: python -m social_value erase --email person@example.org [--dry-run]")
+    try:
+        email = valid_email(args.email)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     runtime.apply_env()
-    deleted = erase_person(os.environ["SVW_WAREHOUSE_URL"], args.email, os.environ.get("SVW_PSEUDONYM_KEY"))
-    for table, count in deleted.items():
-        print(f"  {table}: {count} row(s) deleted")
+    changed = erase_person(os.environ["SVW_WAREHOUSE_URL"], email, os.environ.get("SVW_PSEUDONYM_KEY"),
+                           dry_run=args.dry_run)
+    verb = "would be" if args.dry_run else ""
+    for table, count in sorted(changed.items()):
+        done = "masked" if table.endswith("(masked)") else "deleted"
+        print(f"  {table.removesuffix(' (masked)')}: {count} row(s) {verb + ' ' if verb else ''}{done}")
+    if args.dry_run:
+        print("dry run: nothing was changed")
+        return
     print("rebuilding and publishing the marts without them (dbt build --full-refresh, GX, publish) ...",
           flush=True)
     # Full refresh: incremental models cannot see deleted raw rows (docs/incremental-builds.md).
     result = build_and_publish(os.environ["AIRFLOW_CONN_SVW_TRANSFORMER"], full_refresh=True)
     print(f"  publication {result['publication']['publication_id']} (build {result['dbt']['build_id']})")
-    print("erased; later loads skip this person (raw_meta.erasures holds their key, not their email). "
-          "Delete them in the source systems too.")
+    print("erased; later loads skip this person (svw_private.erasures holds a keyed hash of their email, "
+          "not the email). Delete them in the source systems too.")
 
 
 def cmd_docs(args: argparse.Namespace) -> None:
@@ -278,9 +288,14 @@ def cmd_airflow(_: argparse.Namespace) -> None:
     simulator = start_simulator() if os.environ.get("SVW_EMBEDDED") else None
     if simulator:
         print(f"source simulator serving on 127.0.0.1:{runtime.simulator_port()}")
-    print("Airflow UI: http://127.0.0.1:8080 (user admin; the password is printed below by airflow "
-          "standalone). Ctrl-C stops Airflow and the simulator.", flush=True)
+    print("Airflow UI: http://127.0.0.1:8080 (user admin; the password is in "
+          f"{Path(os.environ['AIRFLOW_HOME']) / 'simple_auth_manager_passwords.json.generated'}). "
+          "Ctrl-C stops Airflow and the simulator.", flush=True)
     os.environ.setdefault("AIRFLOW__API__PORT", "8080")
+    # This machine only, and every file Airflow writes (its generated admin password too) readable
+    # by this user only.
+    os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
+    os.umask(0o077)
     # standalone starts its components as `airflow ...` from PATH: put this venv first.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     try:
@@ -308,7 +323,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--role", choices=["owner", "bi_reader"], default="owner",
                         help="psql: connect as this role")
-    parser.add_argument("--email", help="erase: the person's email address")
+    parser.add_argument("--email", help="erase: the person's email address (one, in full)")
+    parser.add_argument("--dry-run", action="store_true", help="erase: show what would go, change nothing")
     parser.add_argument("--port", type=int, default=8081, help="docs: serve on this localhost port")
     if argv[:1] == ["run"]:  # everything after `run` is the command to run, options included
         args = argparse.Namespace(command=argv[1:])

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from social_value.dbt_runner import DBT_DIR
+from social_value.dbt_runner import DBT_DIR, confined_env
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,10 @@ def dbt_task_group(conn_id: str, **group_kwargs: Any):
         manifest_path=MANIFEST,
         project_name="social_value",
         install_dbt_deps=False,
-        # Constant: dbt re-parses the whole project whenever an env var it reads changes.
-        env_vars={**CANDIDATE_ENV, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        # The whole environment dbt gets (append_env is off below): no owner login, no key
+        # (dbt_runner.confined_env). Constant where dbt reads it: dbt re-parses the whole project
+        # whenever an env var it reads changes.
+        env_vars={**confined_env(), **CANDIDATE_ENV, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
     )
     # A local Path (the attribute's documented type), not the ObjectStoragePath cosmos makes of it:
     # reading through Airflow's object storage first loads every Airflow plugin (cosmos's own
@@ -86,7 +88,7 @@ def dbt_task_group(conn_id: str, **group_kwargs: Any):
             },
         ),
         # A retried model task would build its model on its own, outside the build lock.
-        operator_args={"retries": 0, "append_env": True},
+        operator_args={"retries": 0, "append_env": False},
         **group_kwargs,
     )
     _producer_first(group)
@@ -219,10 +221,23 @@ def cosmos_environment() -> dict[str, str]:
     a reliable-retry backup rewrites a Variable on every XCom push (quadratic; 2.2× slower here), and
     telemetry makes an HTTP call per task."""
     return {
+        # Private to the service user: cosmos caches the project, compiled SQL included, here
+        # (by default in a folder anyone may read under the system temp folder).
+        "AIRFLOW__COSMOS__CACHE_DIR": str(private_cache_dir()),
         "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "DO_NOT_TRACK": "1",
     }
+
+
+def private_cache_dir() -> Path:
+    """cosmos's cache folder: in the project's state folder, mode 0700 (made on first use)."""
+    from social_value.settings import STATE_DIR
+
+    folder = STATE_DIR / "cosmos-cache"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    return folder
 
 
 def parse_manifest(warehouse_url: str) -> Path:

@@ -16,6 +16,15 @@ log = logging.getLogger(__name__)
 
 DBT_DIR = PROJECT_ROOT / "dbt"
 
+# What a dbt or GX process may see of its parent's environment: anyone who can change a model can
+# render env_var() of any variable it gets, so it gets no owner login, pseudonym key, source token
+# or Airflow connection, only these (an allowlist: a new secret stays out without anyone listing it).
+CONFINED_NAMES = {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "USER", "LOGNAME", "VIRTUAL_ENV", "DO_NOT_TRACK",
+                  "SSL_CERT_FILE", "SSL_CERT_DIR", "SVW_PG_HOST", "SVW_PG_PORT", "SVW_PG_DATABASE",
+                  "SVW_MARTS_SCHEMA", "SVW_RESTRICTED_SCHEMA", "SVW_REPORTING_START",
+                  "SVW_DORMANT_AFTER_MONTHS", "DBT_PROFILES_DIR", "DBT_SEND_ANONYMOUS_USAGE_STATS"}
+CONFINED_PREFIXES = ("LC_", "PGSSL")
+
 
 class DbtFailedError(RuntimeError):
     """dbt ran and a model or test failed (exit 1): retrying the same data cannot fix it."""
@@ -38,11 +47,19 @@ def dbt_env(warehouse_url: str) -> dict[str, str]:
     }
 
 
+def confined_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The part of `environ` (os.environ) a dbt or GX process inherits: CONFINED_NAMES only."""
+    environ = os.environ if environ is None else environ
+    return {key: value for key, value in environ.items()
+            if key in CONFINED_NAMES or key.startswith(CONFINED_PREFIXES)}
+
+
 def run_dbt(args: list[str], warehouse_url: str, env: dict[str, str] | None = None) -> dict:
     """Run `dbt <args>` in the project (`env`: extra variables, e.g. SVW_MARTS_SCHEMA); raise
     DbtFailedError naming every failed node."""
     executable = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, **dbt_env(warehouse_url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
+    env = {**confined_env(), **dbt_env(warehouse_url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+           **(env or {})}
     # The profile and target cosmos passes too: dbt keeps its partial-parse cache only while these
     # flags (and the vars) stay the same, and a full parse costs seconds on every run.
     command = [str(executable), *args, "--project-dir", str(DBT_DIR), "--profile", "social_value",

@@ -60,12 +60,6 @@ create table if not exists raw_meta.files (
     loaded_at timestamptz not null default now(),
     primary key (source, path, sha256)
 );
-create table if not exists raw_meta.erasures (
-    person_key text primary key,
-    source_ids jsonb not null default '{}',
-    erased_at timestamptz not null default now()
-);
-alter table raw_meta.erasures add column if not exists source_ids jsonb not null default '{}';
 create table if not exists raw_meta.quarantine (
     quarantine_id bigint generated always as identity primary key,
     load_id bigint not null references raw_meta.loads (load_id),

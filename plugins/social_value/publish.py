@@ -174,8 +174,11 @@ def build_lock(warehouse_url: str, key: int = BUILD_LOCK) -> Iterator[psycopg.Co
 
 
 def ensure_audit(conn: psycopg.Connection) -> None:
-    conn.execute(AUDIT_DDL)
-    conn.execute(skipped_days.AUDIT_DDL)
+    """The setup creates audit (its login owns it; builds only append): create it here only where
+    no setup ran, and never rewrite it as the transformer, who may not."""
+    if not _relation_exists(conn, "audit", "live_publication_tests"):
+        conn.execute(AUDIT_DDL)
+        conn.execute(skipped_days.AUDIT_DDL)
 
 
 def summarise_quarantine(conn: psycopg.Connection) -> None:
@@ -300,13 +303,13 @@ def previous_build_failed(conn: psycopg.Connection) -> bool:
 
 
 def erased_since_last_publication(conn: psycopg.Connection) -> bool:
-    """True when raw_meta.erasures holds an erasure newer than the start of the newest published
+    """True when svw_private.erasures holds an erasure newer than the start of the newest published
     build (or nothing was published yet and someone was erased)."""
     if not all(_relation_exists(conn, schema, table)
-               for schema, table in (("raw_meta", "erasures"), ("audit", "publications"))):
+               for schema, table in (("svw_private", "erasures"), ("audit", "publications"))):
         return False
     return conn.execute(
-        "select exists (select 1 from raw_meta.erasures where erased_at >= coalesce(("
+        "select exists (select 1 from svw_private.erasures where erased_at >= coalesce(("
         "select max(builds.started_at) from audit.publications "
         "join audit.builds using (build_id)), '-infinity'))").fetchone()[0]
 

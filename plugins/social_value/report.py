@@ -28,6 +28,17 @@ def _publication(published: dict) -> str:
             f"{len(published['row_counts'])} marts, covering {published['load_ids']} source load(s)")
 
 
+def _without_password(url: str) -> str:
+    """The URL with its password left out: a terminal's scroll-back and CI logs are not secret."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    split = urlsplit(url)
+    if split.password is None:
+        return url
+    netloc = f"{split.username}:…@{split.hostname}" + (f":{split.port}" if split.port else "")
+    return urlunsplit(split._replace(netloc=netloc))
+
+
 def terminal_summary(bi_url: str, ingest: dict, build: dict) -> str:
     card = report_scorecard.build(report_data.fetch(bi_url))
     lines = report_scorecard.render_text(card)
@@ -45,7 +56,8 @@ def terminal_summary(bi_url: str, ingest: dict, build: dict) -> str:
         f"  published: {_publication(published)}",
         "",
         "Where to look next",
-        f"  BI connection (read-only):  {bi_url}",
+        f"  BI connection (read-only):  {_without_password(bi_url)}",
+        "                              (password: SVW_BI_READER_PASSWORD, in .svw/secrets.env for the demo)",
         "  SQL now:                    make psql"
         "   (or: echo 'select * from marts.metric_values' | make -s psql)",
         "  Airflow UI:                 make airflow",

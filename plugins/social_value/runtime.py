@@ -103,10 +103,13 @@ def build_env(start_embedded: bool = True) -> dict[str, str]:
                  "extra": extras.get(conn_id, {})})
         env["SVW_DROP_DIR"] = str(settings.STATE_DIR / "drops")
     p = _parts(url)  # validates the URL before anything is derived from it
+    transformer = role_url(url, "transformer", env.get(ROLE_PASSWORDS["transformer"])
+                           or os.environ.get(ROLE_PASSWORDS["transformer"], ""))
     env.update({
         "SVW_WAREHOUSE_URL": url,
-        **dbt_env(url),  # SVW_PG_* and DBT_PROFILES_DIR, exactly as the build DAG gives them to dbt
-        "SVW_GX_CONNECTION_STRING": gx_connection_string(url),
+        # SVW_PG_* and DBT_PROFILES_DIR, exactly as the build DAG gives them to dbt: the transformer.
+        **dbt_env(transformer),
+        "SVW_GX_CONNECTION_STRING": gx_connection_string(transformer),
         "DBT_PROJECT_DIR": str(settings.PROJECT_ROOT / "dbt"),
         "AIRFLOW_HOME": str(settings.STATE_DIR / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(settings.PROJECT_ROOT / "dags"),

@@ -2,10 +2,13 @@
 
 Roles (passwords from the environment, never defaults):
 - loader:      owns the raw_* schemas and raw_meta; writes landing tables. Reads nothing else.
-- transformer: reads raw_*, owns staging, core, marts, marts_candidate and audit (dbt and GX run
-               as it), and may read the key table in svw_private. Builds write the marts into
+- transformer: reads raw_*, owns staging, core, marts and marts_candidate (dbt and GX run as it),
+               and may read the key table in svw_private. Builds write the marts into
                marts_candidate (no reader may use it) and publish them into marts (publish.py).
+               It appends to audit, which the setup's login owns: it cannot rewrite or delete a
+               recorded result (only the build's dbt invocation id is stamped, once).
 - bi_reader:   CONNECT, and SELECT on marts only. No CREATE anywhere.
+None of them may connect to the server's other databases the setup can reach (`postgres`, Airflow's).
 - auditor:     SELECT on audit and marts.
 - analyst:     SELECT on restricted only: the row-level facts (keyed, not suppressed), for analysts
                with a documented purpose.
@@ -35,8 +38,7 @@ BLOCK = 64  # SHA-256 block size in bytes
 
 RAW_SCHEMAS = ("raw_meta", "raw_viva_engage", "raw_msgraph", "raw_slack", "raw_activity_events",
                "raw_salesforce", "raw_surveymonkey", "raw_qualtrics")
-TRANSFORMER_SCHEMAS = ("staging", "core", "marts", "marts_candidate", "restricted", "restricted_candidate",
-                       "audit")
+TRANSFORMER_SCHEMAS = ("staging", "core", "marts", "marts_candidate", "restricted", "restricted_candidate")
 ROLES = {
     "loader": "SVW_LOADER_PASSWORD",
     "transformer": "SVW_TRANSFORMER_PASSWORD",
@@ -95,6 +97,8 @@ def setup(warehouse_url: str, pseudonym_key: str | None, passwords: dict[str, st
         landing_tables.create_all(conn)  # empty until their source sends something
         for schema in TRANSFORMER_SCHEMAS:
             _own_schema(conn, schema, "transformer")
+        _append_only_audit(conn)
+        _close_other_databases(conn)
         readers_of = (("marts", "bi_reader, auditor"), ("restricted", "analyst"), ("audit", "auditor"))
         for schema, readers in readers_of:
             conn.execute(sql.SQL(
@@ -103,6 +107,71 @@ def setup(warehouse_url: str, pseudonym_key: str | None, passwords: dict[str, st
             ).format(sql.Identifier(schema), sql.SQL(readers)))
         cast_rules.create_functions(conn)
         _store_key(conn, inner, outer)
+        from social_value.erasure import ensure_register
+
+        ensure_register(conn)
+
+
+def _append_only_audit(conn: psycopg.Connection) -> None:
+    """audit belongs to the setup's login; the transformer may add rows, never change or delete
+    them. load_quarantine is a summary each build refreshes, so it may be updated, not emptied."""
+    from social_value import skipped_days
+    from social_value.publish import AUDIT_DDL
+
+    conn.execute("create schema if not exists audit")
+    conn.execute("alter schema audit owner to current_user")
+    for (name, kind) in conn.execute(
+            "select c.relname, c.relkind from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
+            "where n.nspname = 'audit' and c.relkind in ('r', 'v') "
+            "and c.relowner <> (select oid from pg_roles where rolname = current_user)").fetchall():
+        conn.execute(sql.SQL("alter {} {} owner to current_user").format(
+            sql.SQL("view" if kind == "v" else "table"), sql.Identifier("audit", name)))
+    conn.execute(AUDIT_DDL)
+    conn.execute(skipped_days.AUDIT_DDL)
+    conn.execute("revoke all on all tables in schema audit from transformer")
+    conn.execute("grant usage on schema audit to transformer; "
+                 "grant select on all tables in schema audit to transformer; "
+                 "grant insert on audit.builds, audit.test_results, audit.publications, "
+                 "audit.load_quarantine to transformer; "
+                 "grant update (dbt_invocation_id) on audit.builds to transformer; "
+                 "grant update on audit.load_quarantine to transformer; "
+                 # refreshed copies of raw_meta's registers: rows are added or brought up to date
+                 "grant insert on audit.rejected_files, audit.skipped_source_days to transformer; "
+                 "grant update on audit.skipped_source_days to transformer")
+    conn.execute("""
+        create or replace function audit.stamp_once() returns trigger language plpgsql as $$
+        begin
+            if old.dbt_invocation_id is not null or (to_jsonb(new) - 'dbt_invocation_id')
+                    is distinct from (to_jsonb(old) - 'dbt_invocation_id') then
+                raise exception 'audit.builds rows are append-only (build %)', old.build_id;
+            end if;
+            return new;
+        end $$""")
+    conn.execute("create or replace trigger builds_stamp_once before update on audit.builds "
+                 "for each row execute function audit.stamp_once()")
+
+
+def _close_other_databases(conn: psycopg.Connection) -> None:
+    """PUBLIC may connect to every new database; take that away on `postgres` and Airflow's
+    metadata database when they are on this server and the setup's login may, so the warehouse
+    roles reach their own database only. Airflow's own login, when it is another one, keeps its
+    way in. Other databases (another warehouse on the same server) are left to their own setup."""
+    from urllib.parse import unquote, urlsplit
+
+    airflow = urlsplit(os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", ""))
+    names = ["postgres", airflow.path.lstrip("/") or "airflow"]
+    airflow_user = unquote(airflow.username or "")
+    others = conn.execute(
+        "select datname from pg_database where datname = any(%s) and datname <> current_database() "
+        "and (pg_has_role(datdba, 'MEMBER') or (select rolsuper from pg_roles where rolname = current_user))",
+        (names,)).fetchall()
+    for (name,) in others:
+        database = sql.Identifier(name)
+        if airflow_user and conn.execute("select 1 from pg_roles where rolname = %s",
+                                         (airflow_user,)).fetchone():
+            conn.execute(sql.SQL("grant connect, temporary on database {} to {}").format(
+                database, sql.Identifier(airflow_user)))
+        conn.execute(sql.SQL("revoke connect, temporary on database {} from public").format(database))
 
 
 def _ensure_login(conn: psycopg.Connection, role: str, password: str) -> None:

@@ -212,7 +212,7 @@ def _copy_rows(conn: psycopg.Connection, stage: loader.Stage, obj: SObject,
     """The row-by-row path: records checked in Python, bad ones quarantined precisely."""
     stamps = _Stamps()
     rows = stamps.watch(salesforce.records_of(obj, pages))
-    if obj.name == "User" and erased.keys:  # people erased under GDPR are not landed again
+    if obj.name == "User" and erased.active:  # people erased under GDPR are not landed again
         rows = ((origin, record) for origin, record in rows
                 if not erased.matches(record, "Email", "Id", "salesforce"))
     stage.copy_records(rows, stats)

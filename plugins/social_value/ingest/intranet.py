@@ -51,7 +51,7 @@ def ingest_viva_engage(warehouse_url: str, source: SourceConnection, until: date
     """Land one export window into `schema`; returns counts per table for the task log and XCom.
 
     The watermark is kept per target schema (its stream), so a second landing zone is independent.
-    People erased under GDPR (raw_meta.erasures) are skipped, never landed again.
+    People erased under GDPR (svw_private.erasures) are skipped, never landed again.
     """
     with psycopg.connect(warehouse_url) as conn:
         watermark = loader.get_watermark(conn, SOURCE, schema)

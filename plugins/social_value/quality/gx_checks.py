@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 from social_value.settings import PROJECT_ROOT
 
@@ -25,7 +26,29 @@ def get_context(warehouse_url: str | None = None):
 
 
 def run_checkpoint(name: str, warehouse_url: str) -> dict:
-    context = get_context(warehouse_url)
+    """Run a checkpoint in a process of its own that sees only the confined environment
+    (dbt_runner.confined_env) and the transformer's connection string: GX substitutes ${VAR} in
+    its configuration from the environment, so it never gets the owner's login or the key."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    from social_value.dbt_runner import confined_env
+
+    env = {**confined_env(), "SVW_GX_CONNECTION_STRING": gx_connection_string(warehouse_url),
+           "GX_ANALYTICS_ENABLED": "false", "PYTHONPATH": str(PROJECT_ROOT / "plugins")}
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "summary.json"
+        done = subprocess.run([sys.executable, "-m", "social_value.quality.gx_checks", name, str(out)],
+                              env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"GX checkpoint {name} could not run: {done.stderr[-2000:]}")
+        return json.loads(out.read_text())
+
+
+def _run_here(name: str) -> dict:
+    context = get_context()
     result = context.checkpoints.get(name).run()
     results, failed = [], []
     for validation in result.run_results.values():
@@ -55,3 +78,10 @@ def check_configuration() -> list[str]:
     if not names:
         raise RuntimeError(f"no GX checkpoints found under {GX_ROOT}")
     return names
+
+
+if __name__ == "__main__":  # run_checkpoint's child process: checkpoint name, summary file
+    import json
+    import sys
+
+    Path(sys.argv[2]).write_text(json.dumps(_run_here(sys.argv[1])))

@@ -19,9 +19,10 @@
     recomputes every message whose load_id is newer than the newest one built, so a new or edited
     message, a sender who became a bot or a person who changed department are all redone. Rows
     only disappear from raw by erasure, whose rebuild is a full refresh. The condition sits in each
-    platform's branch, on the raw load ids and on the changed senders' ids, read as constants
-    before the query (macro changed_senders), so that only the redone messages are read, parsed
-    and NFC-normalised (at 20,000 employees normalising all of history was most of a run).
+    platform's branch, on the raw load ids and on the changed senders' ids (macro changed_senders:
+    a sub-select evaluated once, so no source id is written into compiled SQL), so that only the
+    redone messages are read, parsed and NFC-normalised (at 20,000 employees normalising all of
+    history was most of a run).
 -#}
 {{ config(
     materialized='incremental',

@@ -49,7 +49,7 @@ first_quotes as (
 owners as (
 
     select
-        salesforce_users.salesforce_user_id,
+        salesforce_users.salesforce_user_key,
         persons.person_key,
         persons.department
 
@@ -77,7 +77,6 @@ final as (
         opportunities.opportunity_id,
         opportunities.opportunity_id_15,
         opportunities.account_id,
-        opportunities.owner_salesforce_user_id,
         owners.person_key as owner_key,
         owners.department,
         opportunities.stage_name,
@@ -94,7 +93,7 @@ final as (
 
     from opportunities
     left join owners
-        on opportunities.owner_salesforce_user_id = owners.salesforce_user_id
+        on opportunities.owner_user_key = owners.salesforce_user_key
     left join first_quotes
         on opportunities.opportunity_id = first_quotes.opportunity_id
     left join supported

@@ -16,6 +16,7 @@ renamed as (
 
     select
         source."Id" as salesforce_user_id,
+        {{ person_key("'salesforce-user:' || source.\"Id\"") }} as salesforce_user_key,
         {{ person_key(
             "coalesce(nullif(lower(trim(source.\"Email\")), ''), 'salesforce:' || source.\"Id\")"
         ) }} as person_key,
