@@ -86,7 +86,23 @@ BROKEN = {
                            "algemeen/2016-03-27.json", "not UTF-8"),
     "users.json corrupt member": (lambda path: _corrupt_member(_export(path), "users.json"), "users.json",
                                   "corrupt member"),
+    "encrypted member": (lambda path: _patch_directory(_export(path), "channels.json", flag_bits=1),
+                         "channels.json", "member is encrypted"),
+    "unknown compression": (lambda path: _patch_directory(_export(path), "channels.json", method=99),
+                            "channels.json", "compression method 99"),
 }
+
+
+def _patch_directory(path: Path, member: str, flag_bits: int = 0, method: int | None = None) -> None:
+    """Set flag bits or the compression method of one member in the ZIP's central directory."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"PK\x01\x02")
+    while data[at + 46:at + 46 + int.from_bytes(data[at + 28:at + 30], "little")] != member.encode():
+        at = data.find(b"PK\x01\x02", at + 4)
+    data[at + 8] |= flag_bits
+    if method is not None:
+        data[at + 10:at + 12] = method.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
 
 
 def _corrupt_member(path: Path, member: str) -> None:

@@ -20,6 +20,7 @@ MIB = 1 << 20
 # Small members may compress far better than any limit (an empty channel's "[]" padded with
 # white space); the ratio is only asked of members that would cost something to inflate.
 RATIO_FLOOR_BYTES = 1 * MIB
+SUPPORTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,17 @@ class DropLimits:
                    mib("SVW_DROP_FAST_MEMBER_MB", defaults.fast_path_member_bytes))
 
     def check_archive(self, archive: zipfile.ZipFile) -> None:
-        """Reject the archive at its first member over a limit, by the sizes its directory states
-        (reading stops at the stated size: a member that holds more fails its CRC check)."""
+        """Reject the archive at its first member that is encrypted, compressed in a way we cannot
+        read or over a limit, by what its directory states (reading stops at the stated size: a
+        member that holds more fails its CRC check)."""
         name = Path(str(archive.filename)).name
         for info in archive.infolist():
+            if info.flag_bits & 0x1:
+                raise RejectedFileError(name, "member is encrypted (export it without a password)",
+                                        info.filename)
+            if info.compress_type not in SUPPORTED_COMPRESSION:
+                raise RejectedFileError(name, f"member uses compression method {info.compress_type}, "
+                                        "which cannot be read (export with deflate)", info.filename)
             ratio = info.file_size / max(info.compress_size, 1)
             if info.file_size > RATIO_FLOOR_BYTES and ratio > self.max_ratio:
                 raise RejectedFileError(name, f"member inflates {ratio:,.0f} times ({info.compress_size:,} → "
