@@ -212,7 +212,7 @@ def test_file_comment_lands_with_its_author_and_profiles_keep_no_phone(
 def test_a_member_too_large_to_read_whole_is_streamed_and_a_huge_record_quarantined(
         slack_dir, conn, make_schema, warehouse_url, monkeypatch):
     huge = {"type": "message", "user": "U1", "text": "x" * 300_000, "ts": "1459066925.000009"}
-    _export(slack_dir / "slack" / "export.zip", {"algemeen/2016-03-27.json": [DAY[0] | {"ts": "1.5"}, huge]})
+    _export(slack_dir / "slack" / "export.zip", {"algemeen/2016-03-27.json": [DAY[0] | {"ts": "1459066925.000001"}, huge]})
     monkeypatch.setenv("SVW_DROP_FAST_MEMBER_MB", "0.1")  # the 300 KB day file is over it
     monkeypatch.setenv("SVW_DROP_MAX_RECORD_MB", "0.2")  # and its second record over this
     decided = []
@@ -295,7 +295,8 @@ def test_an_events_line_over_the_record_limit_is_quarantined_and_the_rest_lands(
         tmp_path, conn, make_schema, warehouse_url, monkeypatch):
     folder = tmp_path / "activity_events"
     folder.mkdir()
-    good = [json.dumps({"event_id": f"evt-{n}", "user_email": f"p{n}@example.org"}) for n in range(4)]
+    good = [json.dumps({"event_id": f"evt-{n}", "occurred_at": "2026-10-05T09:12:00Z", "event_type": "view",
+                        "user_email": f"p{n}@example.org"}) for n in range(4)]
     huge = json.dumps({"event_id": "evt-huge", "object_id": "x" * 300_000})
     (folder / "events.ndjson").write_text("\n".join([*good[:2], huge, *good[2:]]) + "\n")
     monkeypatch.setenv("SVW_DROP_MAX_RECORD_MB", "0.2")
@@ -318,9 +319,10 @@ def test_an_events_csv_with_a_line_over_the_limit_is_rejected_and_the_next_file_
     folder.mkdir()
     header = "event_id,occurred_at,user_email,event_type,object_type,object_id\n"
     # A ragged row makes Postgres refuse the file, so it is read row by row.
-    (folder / "a-huge.csv").write_text(header + "evt-1,,p1@example.org,view,page,1,extra\n"
-                                       + "evt-2,,p2@example.org,view,page," + "x" * 300_000 + "\n")
-    (folder / "b-good.csv").write_text(header + "evt-3,,p3@example.org,view,page,3\n")
+    when = "2026-10-05T09:12:00Z"
+    (folder / "a-huge.csv").write_text(header + f"evt-1,{when},p1@example.org,view,page,1,extra\n"
+                                       + f"evt-2,{when},p2@example.org,view,page," + "x" * 300_000 + "\n")
+    (folder / "b-good.csv").write_text(header + f"evt-3,{when},p3@example.org,view,page,3\n")
     monkeypatch.setenv("SVW_DROP_MAX_RECORD_MB", "0.2")
     summary = ingest_activity_events_drop(warehouse_url, tmp_path, schema=scratch_schema)
     assert list(summary["files"]) == ["b-good.csv"]
