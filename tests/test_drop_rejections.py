@@ -212,7 +212,8 @@ def test_file_comment_lands_with_its_author_and_profiles_keep_no_phone(
 def test_a_member_too_large_to_read_whole_is_streamed_and_a_huge_record_quarantined(
         slack_dir, conn, make_schema, warehouse_url, monkeypatch):
     huge = {"type": "message", "user": "U1", "text": "x" * 300_000, "ts": "1459066925.000009"}
-    _export(slack_dir / "slack" / "export.zip", {"algemeen/2016-03-27.json": [DAY[0] | {"ts": "1459066925.000001"}, huge]})
+    first = DAY[0] | {"ts": "1459066925.000001"}
+    _export(slack_dir / "slack" / "export.zip", {"algemeen/2016-03-27.json": [first, huge]})
     monkeypatch.setenv("SVW_DROP_FAST_MEMBER_MB", "0.1")  # the 300 KB day file is over it
     monkeypatch.setenv("SVW_DROP_MAX_RECORD_MB", "0.2")  # and its second record over this
     decided = []
