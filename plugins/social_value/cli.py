@@ -50,7 +50,25 @@ def cmd_run(args: argparse.Namespace) -> None:
     if not args.command:
         raise SystemExit("usage: python -m social_value run COMMAND [ARGS...]")
     runtime.apply_env()
+    ensure_embedded_roles()
     _exec(args.command)
+
+
+def ensure_embedded_roles() -> None:
+    """dbt (and sqlfluff's dbt templater) log in as the transformer: on a new embedded server,
+    run the setup first so that role exists. A configured warehouse is the operator's to set up."""
+    import psycopg
+
+    if os.environ.get("SVW_EMBEDDED") != "1":
+        return
+    transformer = runtime.role_url(os.environ["SVW_WAREHOUSE_URL"], "transformer",
+                                   os.environ["SVW_TRANSFORMER_PASSWORD"])
+    try:
+        psycopg.connect(transformer, connect_timeout=10).close()
+    except psycopg.OperationalError:
+        from social_value.warehouse_setup import role_passwords, setup
+
+        setup(os.environ["SVW_WAREHOUSE_URL"], os.environ.get("SVW_PSEUDONYM_KEY"), role_passwords())
 
 
 def cmd_psql(args: argparse.Namespace) -> None:
@@ -165,6 +183,7 @@ def parse_manifest() -> None:
 
 def cmd_manifest(_: argparse.Namespace) -> None:
     runtime.apply_env()
+    ensure_embedded_roles()
     parse_manifest()
     from social_value.cosmos_build import MANIFEST
 
