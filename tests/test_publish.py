@@ -166,7 +166,7 @@ def test_two_builds_at_once_neither_deadlock_nor_publish_a_mix(demo, reader):
     # the live marts are exactly the newest publication's build: its counts, its tests all passed
     live_build, row_counts = rows[-1]
     for table, count in row_counts.items():
-        assert reader.execute(f"select count(*) from marts.{table}").fetchone()[0] == count
+        assert reader.execute(f"select count(*) from {table}").fetchone()[0] == count
     assert not reader.execute("select 1 from audit.test_results where build_id = %s "
                               "and status not in ('pass', 'success')", (live_build,)).fetchone()
     assert metric_values(reader) == metrics_before
