@@ -110,7 +110,7 @@ def start(owner_password: str) -> None:
     # TCP only: no Unix socket, so a long checkout path cannot break the socket name limit.
     # max_wal_size: a replayed incremental build at L wrote 630 MB of WAL; with the default 1 GB,
     # checkpoints came 22 s apart during one (the server log), each making the next writes log whole pages
-    # (docs/performance.md, stop 16).
+    # (docs/performance.md, 2026-11-28 11:28).
     options = (f"-h 127.0.0.1 -p {port} -c unix_socket_directories='' -c max_connections=200 "
                "-c max_wal_size=4GB")
     result = subprocess.run(

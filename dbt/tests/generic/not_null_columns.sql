@@ -3,7 +3,7 @@
     columns of one relation in a single query. A dbt test node costs about 0.1 s of dbt's own time
     (compiling, events) besides its query, and a test of a staging view evaluates the view once
     per test; one test per relation instead of one per column took 96 nodes out of every
-    build (138 column tests → 42; docs/performance.md, stop 15). A not_null test with its own
+    build (138 column tests → 42; docs/performance.md, 2026-11-28 08:31). A not_null test with its own
     `where` stays a column test.
 -#}
 {% test not_null_columns(model, columns) %}
